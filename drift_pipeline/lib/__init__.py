@@ -1,0 +1,1 @@
+"""Plain-Python core of drift_pipeline: never imports dagster."""
