@@ -232,7 +232,7 @@ def _fit_surrogate(
     rng: np.random.Generator,
 ) -> tuple[HistGradientBoostingRegressor, dict[str, float | None]]:
     scored = reference.loc[pd.to_numeric(reference[score_column], errors="coerce").notna()]
-    n_holdout = int(round(len(scored) * holdout_fraction))
+    n_holdout = round(len(scored) * holdout_fraction)
     if len(scored) - n_holdout < 2 or n_holdout < 2:
         raise ValueError(f"the reference has {len(scored)} scored rows: too few to fit and check a surrogate")
     order = rng.permutation(len(scored))

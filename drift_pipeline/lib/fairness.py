@@ -241,7 +241,7 @@ def fairness_report(
     Columns: ``attribute, metric, value, ci_low, ci_high, n_groups_included,
     groups_excluded`` (list of group names below ``min_group_size``),
     ``four_fifths_rule_met`` and ``note`` (the four-fifths heuristic on the ratio row; why a
-    value is missing on the others).
+    value is missing on the others). A metric that cannot be computed is NaN, never 0.
     """
     cells = _frame_cells(frame, protected, label, prediction)
     rng = np.random.default_rng(seed)
@@ -271,7 +271,7 @@ def fairness_report(
                 {
                     "attribute": attribute,
                     "metric": metric,
-                    "value": None if np.isnan(value) else value,
+                    "value": value,
                     "ci_low": ci_low,
                     "ci_high": ci_high,
                     "n_groups_included": int(included.sum()),
@@ -294,20 +294,15 @@ def _why_undefined(metric: str, rates: dict[str, np.ndarray], included: np.ndarr
 def fairness_drift(current: pd.DataFrame, baseline: pd.DataFrame) -> pd.DataFrame:
     """``current`` report with each metric's baseline value and absolute drift.
 
-    Adds ``baseline_value``, ``drift = |value − baseline_value|`` (``None`` when either is
+    Adds ``baseline_value``, ``drift = |value − baseline_value|`` (NaN when either is
     missing), ``policy_metric`` (the band that judges it) and ``policy_value`` (the number
     the band is applied to: the drift for the differences, the value for the ratio).
     """
     base = baseline[["attribute", "metric", "value"]].rename(columns={"value": "baseline_value"})
     out = current.merge(base, on=["attribute", "metric"], how="left")
-    value = pd.to_numeric(out["value"], errors="coerce")
-    out["baseline_value"] = _none_for_nan(pd.to_numeric(out["baseline_value"], errors="coerce"))
-    out["drift"] = _none_for_nan((value - pd.to_numeric(out["baseline_value"], errors="coerce")).abs())
+    out["value"] = pd.to_numeric(out["value"], errors="coerce")
+    out["baseline_value"] = pd.to_numeric(out["baseline_value"], errors="coerce")
+    out["drift"] = (out["value"] - out["baseline_value"]).abs()
     out["policy_metric"] = [FAIRNESS_POLICY_METRICS[m][0] for m in out["metric"]]
     out["policy_value"] = [row[FAIRNESS_POLICY_METRICS[row["metric"]][1]] for _, row in out.iterrows()]
     return out
-
-
-def _none_for_nan(series: pd.Series) -> pd.Series:
-    """Object column with ``None`` for missing, so a missing metric never reads as a number."""
-    return series.astype("object").where(series.notna(), None)

@@ -61,7 +61,7 @@ def model_performance(y_true: Any, y_score: Any, y_pred: Any, *, min_labelled: i
     truth = _as_float(y_true)
     pred = _as_float(y_pred)
     score = None if y_score is None else _as_float(y_score)
-    n_rows = int(len(pred))
+    n_rows = len(pred)
     if len(truth) != n_rows or (score is not None and len(score) != n_rows):
         raise ValueError("y_true, y_score and y_pred must have the same length")
     labelled = ~np.isnan(truth)

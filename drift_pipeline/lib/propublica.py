@@ -11,7 +11,7 @@ read from the repository at that commit; the "Machine Bias" article's table "Pre
 Differently for Black Defendants" rounds them to 44.9 / 23.5 and 28.0 / 47.7):
 
 ================================  ================  ===============
-\                                 African-American  Caucasian
+race                              African-American  Caucasian
 ================================  ================  ===============
 false-positive rate               44.85 %           23.45 %
 false-negative rate               27.99 %           47.72 %
