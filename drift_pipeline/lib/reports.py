@@ -13,9 +13,13 @@ import hashlib
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from drift_pipeline.lib.config import ModelConfig, Policy
+from drift_pipeline.lib.results import ResultStore
 
 STATIC_DIR = "_static"
 _UUID_HEX = re.compile(
@@ -128,3 +132,67 @@ def render_evidently_report(
         "sampling": sampling,
         "bytes": len(html.encode("utf-8")),
     }
+
+
+@dataclass(frozen=True)
+class RenderDecision:
+    yes: bool
+    reason: str
+
+
+def should_render(policy: Policy, alerts: dict, *, force: bool, latest: bool) -> RenderDecision:
+    """Render policy (``policy.reports.render``): partitions that alert, plus the latest one."""
+    mode = "all" if force else policy.reports.get("render", "alerting_and_latest")
+    severities = {a["severity"] for a in alerts.get("alerts", [])}
+    if alerts.get("status") not in (None, "ok"):
+        severities.add("CRITICAL")
+    if mode == "all":
+        return RenderDecision(True, "rendering forced" if force else "policy renders every partition")
+    if mode == "none":
+        return RenderDecision(False, "policy renders no reports")
+    if severities & {"WARNING", "CRITICAL"}:
+        return RenderDecision(True, "partition alerts (" + ", ".join(sorted(severities)) + ")")
+    if latest:
+        return RenderDecision(True, "latest partition of the run")
+    return RenderDecision(False, "no alerts")
+
+
+def report_path(reports_root: Path, model: str, partition: str) -> Path:
+    return Path(reports_root) / model / partition / "evidently.html"
+
+
+def render_partition_report(
+    config: ModelConfig,
+    policy: Policy,
+    store: ResultStore,
+    reports_root: Path,
+    partition: str,
+    audit,
+    *,
+    run_id: str,
+    config_hash: str,
+) -> dict:
+    """Render one partition's Evidently report from stored results and record it in the audit trail."""
+    from drift_pipeline.lib.audit import ReportIn
+    from drift_pipeline.lib.project import code_version
+
+    reference = store.read_frame(config.name, "reference_dataset", None)
+    batch = store.read_frame(config.name, "production_batch", partition)
+    batch_meta = store.read_json(config.name, "production_batch", partition)
+    alerts = store.read_json(config.name, "drift_alerts", partition)
+    columns = [c for c in config.monitored_columns if c.name in batch.columns]
+    numeric = [c.name for c in columns if c.type == "numeric"]
+    categorical = [c.name for c in columns if c.type in {"categorical", "boolean"}]
+    out = report_path(reports_root, config.name, partition)
+    rendered = render_evidently_report(
+        reference, batch, numeric=numeric, categorical=categorical, out_path=out, reports_root=Path(reports_root),
+        max_rows=int(policy.reports.get("evidently_max_rows", 5000)), seed=policy.data_drift.seed,
+        title=f"{config.name} · partition {partition} · baseline {alerts.get('baseline_version', 'n/a')}",
+    )
+    audit.record_report(ReportIn(
+        model=config.name, partition=partition, report_type="evidently_html", path=str(out),
+        file_sha256=rendered["sha256"], summary={"sampling": rendered["sampling"]}, run_id=run_id,
+        input_files=batch_meta.get("input_files", []), data_fingerprint=batch_meta["data_fingerprint"], config_hash=config_hash,
+        baseline_version=alerts.get("baseline_version", "none"), code_version=code_version(),
+    ))
+    return {**rendered, "url": out.resolve().as_uri()}

@@ -20,6 +20,11 @@ class DataError(ValueError):
     """Bad input data: the message names the model, partition, file and problem."""
 
 
+def _show(value) -> str:
+    """A value as a user would write it (no ``np.int64(...)`` wrappers)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
 def _where(config: ModelConfig, partition: str | None) -> str:
     return f"{config.name}" + (f", partition {partition}" if partition else "")
 
@@ -90,7 +95,7 @@ def load_source(config: ModelConfig, root: Path, *, partition: str | None = None
         example = frame.loc[bad, config.time_column].iloc[0]
         raise DataError(
             f"{where}: {int(bad.sum())} values of time column {config.time_column!r} in {path} "
-            f"are not dates (e.g. {example!r})"
+            f"are not dates (e.g. {_show(example)})"
         )
     frame = frame.assign(**{config.time_column: times})
     rule = config.model.prediction_rule
@@ -128,7 +133,7 @@ def coerce_to_schema(frame: pd.DataFrame, config: ModelConfig, *, partition: str
             if bad.any():
                 raise DataError(
                     f"{where}: column {spec.name!r} is declared numeric but holds "
-                    f"{int(bad.sum())} non-numeric values (e.g. {column[bad].iloc[0]!r})"
+                    f"{int(bad.sum())} non-numeric values (e.g. {_show(column[bad].iloc[0])})"
                 )
             out[spec.name] = values.astype("float64")
         elif spec.type == "boolean":
@@ -151,7 +156,7 @@ def _as_boolean(column: pd.Series, name: str, where: str) -> pd.Series:
     bad = mapped.eq("bad")
     if bad.any():
         raise DataError(
-            f"{where}: column {name!r} is declared boolean but holds {column[bad].iloc[0]!r} "
+            f"{where}: column {name!r} is declared boolean but holds {_show(column[bad].iloc[0])} "
             "(expected true/false or 1/0)"
         )
     return mapped.astype("boolean")

@@ -1,0 +1,1 @@
+"""Dagster definitions, autoloaded by ``drift_pipeline.definitions``: thin wrappers over ``lib``."""

@@ -1,0 +1,186 @@
+"""Per-model monitoring assets: the baseline profile, per-feature drift and drift alerts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from drift_pipeline.defs.ingestion.assets import asset_key
+from drift_pipeline.defs.partitions import daily_partitions
+from drift_pipeline.defs.resources import AuditTrail, MonitoringConfig, Results
+from drift_pipeline.lib import markdown
+from drift_pipeline.lib.config import ModelConfig
+from drift_pipeline.lib.drift import assess_feature_drift, feature_drift
+from drift_pipeline.lib.profile import ReferenceProfile
+from drift_pipeline.lib.project import code_version
+from drift_pipeline.lib.results import ResultStore
+
+SEVERITIES = ("CRITICAL", "WARNING", "INFO")
+TOP_COLUMNS = ["feature", "type", "severity", "metric", "value", "psi", "ks_statistic", "wasserstein_normed",
+               "js_distance", "p_adjusted"]
+
+
+@lru_cache(maxsize=8)
+def _load_profile(directory: str, fingerprint: str) -> ReferenceProfile:
+    return ReferenceProfile.load(Path(directory))
+
+
+def active_profile(store: ResultStore, model: str) -> tuple[ReferenceProfile, dict]:
+    """The baseline profile recorded by ``<model>/reference_profile`` and its pointer record."""
+    pointer = store.read_json(model, "reference_profile", None)
+    return _load_profile(pointer["directory"], pointer["fingerprint"]), pointer
+
+
+def severity_counts(severities: pd.Series | list[str]) -> dict[str, int]:
+    counts = Counter(severities)
+    return {s: int(counts.get(s, 0)) for s in SEVERITIES}
+
+
+def top_drifted(table: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` most drifted features: worst severity first, then largest PSI."""
+    order = table.assign(_rank=table["severity"].map({s: i for i, s in enumerate(SEVERITIES)}))
+    order = order.sort_values(["_rank", "psi"], ascending=[True, False], kind="stable")
+    return order[[c for c in TOP_COLUMNS if c in order.columns]].head(n)
+
+
+def build_monitoring_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
+    """The monitoring assets of one model, keyed ``<model>/<asset>``."""
+    name = config.name
+    partitions = daily_partitions(config)
+
+    @dg.asset(key=asset_key(name, "reference_profile"), deps=[asset_key(name, "reference_dataset")],
+              group_name=name, tags={"risk_level": config.risk_level})
+    def reference_profile(
+        context: dg.AssetExecutionContext,
+        monitoring_config: MonitoringConfig,
+        results: Results,
+        audit_trail: AuditTrail,
+    ) -> dg.MaterializeResult:
+        """The reference summarised once per baseline version (bins, sorted values, domains) and registered as the baseline."""
+        cfg = monitoring_config.model(name)
+        store = results.store()
+        reference = store.read_frame(name, "reference_dataset", None)
+        profile = ReferenceProfile.build(reference, cfg.schema_types(cfg.monitored_columns),
+                                         monitoring_config.policy().data_drift)
+        audit = audit_trail.store()
+        version = audit.next_baseline_version(name, cfg.reference.end, profile.fingerprint)
+        directory = store.path(name, "reference_profile", version, "d")
+        profile.save(directory)
+        audit.register_baseline(
+            model=name, version=version, window_start=str(cfg.reference.start), window_end=str(cfg.reference.end),
+            profile_fingerprint=profile.fingerprint, created_by=f"dagster run {context.run_id}",
+            reason="reference window of config/models/" + name + ".yaml", activate=True,
+        )
+        store.write_json(name, "reference_profile", None,
+                         {"version": version, "fingerprint": profile.fingerprint, "directory": str(directory)})
+        return dg.MaterializeResult(metadata={
+            "baseline_version": version,
+            "profile_fingerprint": profile.fingerprint[:16],
+            "reference_rows": dg.MetadataValue.int(len(reference)),
+            "features": dg.MetadataValue.int(len(cfg.monitored_columns)),
+            "profile": dg.MetadataValue.md(markdown.table(profile.summary_table())),
+        })
+
+    @dg.asset(key=asset_key(name, "feature_drift"), group_name=name, partitions_def=partitions,
+              deps=[asset_key(name, "production_batch"), reference_profile.key],
+              backfill_policy=dg.BackfillPolicy.single_run(), tags={"risk_level": config.risk_level})
+    def feature_drift_asset(
+        context: dg.AssetExecutionContext, monitoring_config: MonitoringConfig, results: Results
+    ) -> dg.MaterializeResult:
+        """Per-feature drift of each partition against the baseline (PSI, KS, Wasserstein, KL, JS, chi-square, null rate) with severities."""
+        cfg = monitoring_config.model(name)
+        policy = monitoring_config.policy()
+        store = results.store()
+        profile, pointer = active_profile(store, name)
+        columns = [c.name for c in cfg.monitored_columns]
+        top_n = int(policy.reports.get("top_features", 5))
+        for key in context.partition_keys:
+            blocked = store.read_json(name, "validation", key).get("blocked")
+            if blocked:
+                store.write_json(name, "feature_drift", key, {"status": "blocked", "reason": blocked,
+                                                              "baseline_version": pointer["version"]})
+                context.add_asset_metadata({"status": "blocked by validation", "reason": blocked,
+                                            "baseline_version": pointer["version"]}, partition_key=key)
+                continue
+            batch = store.read_frame(name, "production_batch", key)
+            table = assess_feature_drift(feature_drift(profile, batch[columns], policy.data_drift), policy, model=name)
+            store.write_frame(name, "feature_drift", key, table)
+            store.write_json(name, "feature_drift", key, {"status": "ok", "baseline_version": pointer["version"]})
+            counts = severity_counts(table["severity"])
+            context.add_asset_metadata({
+                "status": "ok",
+                "rows": dg.MetadataValue.int(len(batch)),
+                "baseline_version": pointer["version"],
+                **{f"features_{s.lower()}": dg.MetadataValue.int(c) for s, c in counts.items()},
+                "max_psi": None if table["psi"].isna().all() else round(float(table["psi"].max()), 4),
+                "top_drifted_features": dg.MetadataValue.md(markdown.table(top_drifted(table, top_n))),
+            }, partition_key=key)
+        return dg.MaterializeResult()
+
+    @dg.asset(key=asset_key(name, "drift_alerts"), group_name=name, partitions_def=partitions,
+              deps=[feature_drift_asset.key], backfill_policy=dg.BackfillPolicy.single_run(),
+              tags={"risk_level": config.risk_level})
+    def drift_alerts(
+        context: dg.AssetExecutionContext,
+        monitoring_config: MonitoringConfig,
+        results: Results,
+        audit_trail: AuditTrail,
+    ) -> dg.MaterializeResult:
+        """WARNING and CRITICAL drift findings of each partition, recorded in the audit store with full lineage."""
+        from drift_pipeline.lib.audit import AlertIn
+
+        cfg = monitoring_config.model(name)
+        store = results.store()
+        audit = audit_trail.store()
+        config_hash = monitoring_config.config_hash(name)
+        for key in context.partition_keys:
+            status = store.read_json(name, "feature_drift", key)
+            batch_meta = store.read_json(name, "production_batch", key)
+            if status["status"] != "ok":
+                store.write_json(name, "drift_alerts", key, {"status": status["status"], "alerts": []})
+                context.add_asset_metadata({"status": "blocked by validation", "reason": status.get("reason", ""),
+                                            "alerts_critical": 1}, partition_key=key)
+                continue
+            table = store.read_frame(name, "feature_drift", key)
+            flagged = table[table["severity"] != "INFO"]
+            alerts = [
+                AlertIn(
+                    model=name, partition=key, family="data", metric=row.metric, feature=row.feature,
+                    value=None if pd.isna(row.value) else float(row.value), severity=row.severity, band=row.band,
+                    rule=row.rule,
+                    message=f"{name} {key}: {row.feature} {row.metric}={row.value:.4g} is {row.severity} "
+                            f"({row.band}; {row.rule}; {row.gated_by})",
+                    run_id=context.run_id, data_fingerprint=batch_meta["data_fingerprint"], config_hash=config_hash,
+                    baseline_version=status["baseline_version"], code_version=code_version(),
+                    input_files=batch_meta.get("input_files", []),
+                )
+                for row in flagged.itertuples(index=False)
+            ]
+            outcome = audit.record_alerts(alerts)
+            ids = outcome.ids  # one per alert, in input order (existing ids for reruns)
+            records = [
+                {"alert_id": i, "feature": a.feature, "metric": a.metric, "value": a.value, "severity": a.severity,
+                 "band": a.band, "rule": a.rule}
+                for i, a in zip(ids, alerts, strict=True)
+            ]
+            store.write_json(name, "drift_alerts", key, {
+                "status": "ok", "alerts": records, "baseline_version": status["baseline_version"],
+                "config_hash": config_hash, "run_id": context.run_id,
+            })
+            counts = severity_counts(flagged["severity"])
+            context.add_asset_metadata({
+                **{f"alerts_{s.lower()}": dg.MetadataValue.int(c) for s, c in counts.items() if s != "INFO"},
+                "new_alerts_recorded": dg.MetadataValue.int(len(outcome.inserted_ids)),
+                "audit_alert_ids": ", ".join(map(str, sorted(ids))) or "none",
+                "baseline_version": status["baseline_version"],
+                "config_hash": config_hash,
+                "code_version": code_version(),
+                "alerts": dg.MetadataValue.md(markdown.table(records) if records else "No WARNING or CRITICAL drift."),
+            }, partition_key=key)
+        return dg.MaterializeResult()
+
+    return [reference_profile, feature_drift_asset, drift_alerts]

@@ -1,0 +1,62 @@
+"""Per-model reporting assets: the Evidently HTML drift report of each partition."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dagster as dg
+
+from drift_pipeline.defs.ingestion.assets import asset_key
+from drift_pipeline.defs.partitions import daily_partitions
+from drift_pipeline.defs.resources import AuditTrail, MonitoringConfig, Results
+from drift_pipeline.lib.config import ModelConfig
+from drift_pipeline.lib.reports import render_partition_report, should_render
+
+
+class DriftReportConfig(dg.Config):
+    """Launchpad knob: ``policy`` renders partitions that alert plus the latest one; ``always`` renders all."""
+
+    render: Literal["policy", "always"] = "policy"
+
+
+def build_reporting_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
+    """The reporting assets of one model, keyed ``<model>/<asset>``."""
+    name = config.name
+
+    @dg.asset(key=asset_key(name, "drift_report"), group_name=name, partitions_def=daily_partitions(config),
+              deps=[asset_key(name, "drift_alerts"), asset_key(name, "reference_dataset")], kinds={"html"},
+              backfill_policy=dg.BackfillPolicy.single_run(), tags={"risk_level": config.risk_level})
+    def drift_report(
+        context: dg.AssetExecutionContext,
+        config: DriftReportConfig,
+        monitoring_config: MonitoringConfig,
+        results: Results,
+        audit_trail: AuditTrail,
+    ) -> dg.MaterializeResult:
+        """The Evidently HTML drift report of each partition that alerts (plus the latest), linked here."""
+        cfg = monitoring_config.model(name)
+        policy = monitoring_config.policy()
+        store = results.store()
+        keys = context.partition_keys
+        for key in keys:
+            alerts = store.read_json(name, "drift_alerts", key)
+            render = should_render(policy, alerts, force=config.render == "always", latest=key == keys[-1])
+            if not render.yes:
+                context.add_asset_metadata({
+                    "report": f"not rendered ({render.reason}); render on demand with "
+                              f"`drift-pipeline report {name} {key}` or launch this partition with render: always",
+                }, partition_key=key)
+                continue
+            rendered = render_partition_report(cfg, policy, store, results.reports_dir(), key, audit_trail.store(),
+                                               run_id=context.run_id, config_hash=monitoring_config.config_hash(name))
+            context.add_asset_metadata({
+                "report": dg.MetadataValue.url(rendered["url"]),
+                "report_path": dg.MetadataValue.path(rendered["path"]),
+                "report_sha256": rendered["sha256"],
+                "rendered_because": render.reason,
+                "sampling": rendered["sampling"],
+            }, partition_key=key)
+        return dg.MaterializeResult()
+
+    return [drift_report]
+

@@ -1,0 +1,121 @@
+"""Resources bound once for the whole code location: configuration, data, results, audit store."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from drift_pipeline.lib import project
+from drift_pipeline.lib.config import ModelConfig, Policy, config_hash, load_model_configs, load_policy
+from drift_pipeline.lib.results import ResultStore
+from drift_pipeline.lib.sources import Window, coerce_to_schema, load_source, rows_in_window, source_path
+
+
+@lru_cache(maxsize=8)
+def _models(config_dir: str) -> dict[str, ModelConfig]:
+    return load_model_configs(Path(config_dir))
+
+
+@lru_cache(maxsize=8)
+def _policy(config_dir: str) -> Policy:
+    return load_policy(Path(config_dir))
+
+
+@lru_cache(maxsize=4)
+def _source(config: ModelConfig, root: str, mtime_ns: int) -> pd.DataFrame:
+    # Cached per process and keyed on the file's mtime: a ranged backfill reads the file once.
+    return load_source(config, Path(root))
+
+
+class MonitoringConfig(dg.ConfigurableResource):
+    """The parsed ``config/`` folder: model contracts and the severity policy."""
+
+    config_dir: str = str(project.PROJECT_ROOT / "config")
+
+    def models(self) -> dict[str, ModelConfig]:
+        return _models(self.config_dir)
+
+    def model(self, name: str) -> ModelConfig:
+        return self.models()[name]
+
+    def policy(self) -> Policy:
+        return _policy(self.config_dir)
+
+    def config_hash(self, name: str) -> str:
+        """Hash of the model's contract together with the policy: both shape every number."""
+        return config_hash(self.model(name), self.policy())
+
+
+class ProductionData(dg.ConfigurableResource):
+    """Reads a model's reference and production rows from its declared source."""
+
+    root: str = str(project.PROJECT_ROOT)
+
+    def source_file(self, config: ModelConfig) -> Path:
+        return source_path(config, Path(self.root))
+
+    def source(self, config: ModelConfig) -> pd.DataFrame:
+        """Every row of the model's source, filtered (cached per process while the file is unchanged)."""
+        path = self.source_file(config)
+        mtime = path.stat().st_mtime_ns if path.exists() else 0
+        return _source(config, self.root, mtime)
+
+    @staticmethod
+    def cut(config: ModelConfig, source: pd.DataFrame, window: Window, *, partition: str | None = None) -> pd.DataFrame:
+        """The rows of ``window`` cast to their declared types (raises ``DataError`` naming the problem)."""
+        return coerce_to_schema(rows_in_window(source, config.time_column, window), config, partition=partition)
+
+    def read_window(self, config: ModelConfig, window: Window, *, partition: str | None = None) -> pd.DataFrame:
+        return self.cut(config, self.source(config), window, partition=partition)
+
+
+class Results(dg.ConfigurableResource):
+    """Per-model, per-asset, per-partition result files under ``var/results``."""
+
+    root: str | None = None
+
+    def store(self) -> ResultStore:
+        return ResultStore(Path(self.root) if self.root else project.var_dir() / "results")
+
+    def reports_dir(self) -> Path:
+        return (Path(self.root).parent if self.root else project.var_dir()) / "reports"
+
+    def models_dir(self) -> Path:
+        return (Path(self.root).parent if self.root else project.var_dir()) / "models"
+
+
+@lru_cache(maxsize=4)
+def _audit_store(url: str):
+    from drift_pipeline.lib.audit import AuditStore
+
+    store = AuditStore(url)
+    store.migrate()
+    return store
+
+
+class AuditTrail(dg.ConfigurableResource):
+    """The append-only, hash-chained audit store: SQLite under ``var/`` or ``$DRIFT_PIPELINE_AUDIT_URL``."""
+
+    url: str | None = None
+
+    def resolved_url(self) -> str:
+        return self.url or project.audit_url()
+
+    def store(self):
+        return _audit_store(self.resolved_url())
+
+
+RESOURCES = {
+    "monitoring_config": MonitoringConfig(),
+    "production_data": ProductionData(),
+    "results": Results(),
+    "audit_trail": AuditTrail(),
+}
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(resources=RESOURCES)
