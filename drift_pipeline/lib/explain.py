@@ -15,9 +15,11 @@ Two explainers:
   score explains nothing about it.
 
 Why not always ``shap.TreeExplainer``: shap 0.51 reads a ``HistGradientBoosting*``
-model's numeric thresholds only. On a native categorical split (``categorical_features``)
-it follows ``num_threshold`` instead of the category bitset and returns silently wrong
-values (SHAP values that do not add up to the model output). So shap's explainer is used
+model's numeric thresholds only, on the raw input columns. With native categorical
+features (``categorical_features``) it misses both that sklearn re-encodes categorical
+columns and moves them to the front before the trees see them, and that a categorical
+split routes by a category bitset, not ``num_threshold``: it returns silently wrong values
+(SHAP values that do not even add up to the model output). So shap's explainer is used
 when the fitted model has no categorical split, and otherwise :func:`tree_shap_values`,
 the same path-dependent TreeSHAP algorithm (Lundberg et al. 2020, "From local
 explanations to global understanding with explainable AI for trees", Algorithm 2)
@@ -111,56 +113,72 @@ def _predictor_routes(predictor: Any, X: np.ndarray, known_cats: np.ndarray | No
 def _tree_shap_one(nodes: np.ndarray, routes: dict[int, np.ndarray], phi: np.ndarray) -> None:
     """Add one tree's path-dependent TreeSHAP values to ``phi`` (rows × features).
 
-    The path holds, per element, a feature, its zero fraction (cover share, same for all
-    rows) and, per row, its one fraction (0/1: does this row follow the path) and weight.
+    The path holds, per element, a feature ``d``, its zero fraction ``z`` (cover share, the
+    same for every row) and, per row, its one fraction ``o`` (0 or 1: does the row follow
+    the path) and permutation weight ``w``. ``EXTEND`` and the leaf's unwound sums are
+    vectorised over path elements as well as rows; since ``o`` is 0 or 1, the divisions by
+    ``o`` of the published algorithm are divisions by 1 where they apply.
     """
     n = phi.shape[0]
 
     def extend(path, pz, po, pi):
         d, z, o, w = path
         depth = len(d)
-        d, z, o = [*d, pi], [*z, pz], [*o, po]
-        w = [*(x.copy() for x in w), np.ones(n) if depth == 0 else np.zeros(n)]
-        for i in range(depth - 1, -1, -1):
-            w[i + 1] += po * w[i] * (i + 1) / (depth + 1)
-            w[i] = pz * w[i] * (depth - i) / (depth + 1)
-        return d, z, o, w
+        if depth == 0:
+            return [pi], np.array([pz]), po[None, :], np.ones((1, n))
+        old = np.vstack([w, np.zeros(n)])
+        position = np.arange(depth + 1)
+        new = pz * old * ((depth - position) / (depth + 1))[:, None]
+        new[1:] += po * old[:-1] * (position[1:] / (depth + 1))[:, None]
+        return [*d, pi], np.append(z, pz), np.vstack([o, po]), new
 
     def unwind(path, k):
         d, z, o, w = path
         last = len(d) - 1
         one = o[k] != 0
-        safe_o = np.where(one, o[k], 1.0)
         carry = w[last].copy()
-        w = [x.copy() for x in w]
+        w = w.copy()
         for j in range(last - 1, -1, -1):
-            w_one = carry * (last + 1) / ((j + 1) * safe_o)
+            w_one = carry * (last + 1) / (j + 1)
             carry = np.where(one, w[j] - w_one * z[k] * (last - j) / (last + 1), carry)
             w[j] = np.where(one, w_one, w[j] * (last + 1) / (z[k] * (last - j)))
-        keep = [i for i in range(last + 1) if i != k]
-        return [d[i] for i in keep], [z[i] for i in keep], [o[i] for i in keep], w[:last]
+        keep = np.arange(last + 1) != k
+        return [f for i, f in enumerate(d) if i != k], z[keep], o[keep], w[:last]
+
+    def leaf(path, value):
+        # Σ of the weights of the path unwound by each element i ≥ 1, for all i at once.
+        d, z, o, w = path
+        last = len(d) - 1
+        zi, oi = z[1:, None], o[1:]
+        coef = (last + 1) / (last - np.arange(last))
+        total_zero = (coef[:, None] * w[:last]).sum(axis=0)[None, :] / zi
+        carry = np.broadcast_to(w[last], oi.shape)
+        total_one = np.zeros(oi.shape)
+        for j in range(last - 1, -1, -1):
+            tmp = carry * (last + 1) / (j + 1)
+            total_one += tmp
+            carry = w[j] - tmp * zi * (last - j) / (last + 1)
+        phi[:, d[1:]] += (np.where(oi != 0, total_one, total_zero) * (oi - zi) * value).T
 
     def recurse(j, path, pz, po, pi):
         path = extend(path, pz, po, pi)
         node = nodes[j]
-        d, z, o, _ = path
         if node["is_leaf"]:
-            for i in range(1, len(d)):
-                # the Shapley weight of feature d[i] is the total weight of the path without it
-                phi[:, d[i]] += sum(unwind(path, i)[3]) * (o[i] - z[i]) * node["value"]
+            if len(path[0]) > 1:
+                leaf(path, node["value"])
             return
         feature = int(node["feature_idx"])
         iz, io = 1.0, np.ones(n)
-        if feature in d[1:]:
-            k = d.index(feature, 1)
-            iz, io = z[k], o[k]
+        if feature in path[0][1:]:
+            k = path[0].index(feature, 1)
+            iz, io = path[1][k], path[2][k]
             path = unwind(path, k)
         left, right = int(node["left"]), int(node["right"])
         goes_left = routes[j]
         recurse(left, path, iz * nodes[left]["count"] / node["count"], io * goes_left, feature)
         recurse(right, path, iz * nodes[right]["count"] / node["count"], io * ~goes_left, feature)
 
-    recurse(0, ([], [], [], []), 1.0, np.ones(n), -1)
+    recurse(0, ([], np.empty(0), np.empty((0, n)), np.empty((0, n))), 1.0, np.ones(n), -1)
 
 
 def _has_categorical_split(model: Any) -> bool:
@@ -194,6 +212,13 @@ def tree_shap_values(model: HistGradientBoostingClassifier | HistGradientBoostin
 
 def _path_dependent_tree_shap(model: Any, X: np.ndarray) -> tuple[np.ndarray, float]:
     """This module's TreeSHAP over every tree of ``model`` (any split kind); see :func:`tree_shap_values`."""
+    # With categorical features, sklearn re-encodes them (OrdinalEncoder, unknown → NaN) and
+    # moves them to the front before the trees see them: tree feature indices refer to that
+    # order, so explain in it and map the columns back.
+    order = np.arange(X.shape[1])
+    if getattr(model, "_preprocessor", None) is not None:
+        X = np.asarray(model._preprocessor.transform(X), dtype="float64")
+        order = np.r_[np.flatnonzero(model.is_categorical_), np.flatnonzero(~model.is_categorical_)]
     known_cats, f_idx_map = model._bin_mapper.make_known_categories_bitsets()
     phi = np.zeros(X.shape)
     expected = float(np.ravel(model._baseline_prediction)[0])
@@ -204,7 +229,9 @@ def _path_dependent_tree_shap(model: Any, X: np.ndarray) -> tuple[np.ndarray, fl
         expected += float((nodes["value"][leaves] * nodes["count"][leaves]).sum() / nodes["count"][0])
         if len(nodes) > 1:
             _tree_shap_one(nodes, _predictor_routes(predictor, X, known_cats, f_idx_map), phi)
-    return phi, expected
+    original = np.empty_like(phi)
+    original[:, order] = phi
+    return original, expected
 
 
 def mean_abs_shap(values: np.ndarray, features: list[str]) -> pd.Series:
@@ -230,6 +257,7 @@ def _fit_surrogate(
     seed: int,
     holdout_fraction: float,
     rng: np.random.Generator,
+    params: dict[str, Any],
 ) -> tuple[HistGradientBoostingRegressor, dict[str, float | None]]:
     scored = reference.loc[pd.to_numeric(reference[score_column], errors="coerce").notna()]
     n_holdout = round(len(scored) * holdout_fraction)
@@ -238,7 +266,7 @@ def _fit_surrogate(
     order = rng.permutation(len(scored))
     train, holdout = scored.iloc[np.sort(order[n_holdout:])], scored.iloc[np.sort(order[:n_holdout])]
     surrogate = HistGradientBoostingRegressor(
-        random_state=seed, categorical_features=[kind in _CATEGORICAL_TYPES for kind in features.values()]
+        random_state=seed, categorical_features=[kind in _CATEGORICAL_TYPES for kind in features.values()], **params
     )
     surrogate.fit(encode_features(train, features, categories), train[score_column].to_numpy(dtype="float64"))
 
@@ -263,6 +291,7 @@ def explanation_drift(
     seed: int,
     categories: dict[str, list[str]] | None = None,
     holdout_fraction: float = 0.25,
+    surrogate_params: dict[str, Any] | None = None,
 ) -> ExplanationDrift:
     """Mean |SHAP| per feature on seeded samples of ``reference`` and ``current``, and their rank correlation.
 
@@ -283,6 +312,9 @@ def explanation_drift(
         Seeds the samples, the surrogate's train / hold-out split and the surrogate itself.
     holdout_fraction : float
         Share of the scored reference rows held out to measure the surrogate's fidelity.
+    surrogate_params : dict, optional
+        Extra ``HistGradientBoostingRegressor`` hyperparameters for the surrogate
+        (default: scikit-learn's defaults).
     """
     rng = np.random.default_rng(seed)
     fidelity = None
@@ -297,7 +329,8 @@ def explanation_drift(
         if score_column is None:
             raise ValueError("without a model artifact, score_column names the score a surrogate explains")
         estimator, fidelity = _fit_surrogate(
-            reference, current, features, categories, score_column, seed, holdout_fraction, rng
+            reference, current, features, categories, score_column, seed, holdout_fraction, rng,
+            surrogate_params or {},
         )
     ref_sample = _sample(reference, sample_size, rng)
     cur_sample = _sample(current, sample_size, rng)

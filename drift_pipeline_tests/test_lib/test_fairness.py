@@ -82,7 +82,7 @@ def test_report_values_ci_and_exclusions():
 
 def test_bootstrap_is_reproducible_from_the_seed():
     df = _frame(4)
-    kwargs = dict(protected=["race"], label="label", prediction="pred", min_group_size=30, n_resamples=100)
+    kwargs = {"protected": ["race"], "label": "label", "prediction": "pred", "min_group_size": 30, "n_resamples": 100}
     first = fairness_report(df, seed=5, **kwargs)
     again = fairness_report(df, seed=5, **kwargs)
     other = fairness_report(df, seed=6, **kwargs)
