@@ -611,3 +611,33 @@ def test_a_memory_store_works_for_quick_experiments():
     store.migrate()
     store.record_alerts([an_alert()])
     assert store.verify().ok and store.counts_by_severity()["CRITICAL"] == 1
+
+
+def test_a_deleted_head_pointer_is_reported(store, raw):
+    populate(store)
+    run_sql(raw, "DELETE FROM chain_head")
+    report = store.verify()
+    assert not report.ok and report.problems[-1].problem == "head_mismatch"
+    with pytest.raises(AuditError, match="chain_head row is missing"):
+        store.record_alerts([an_alert()])
+
+
+def test_verify_during_concurrent_writes_sees_one_consistent_snapshot(db_url, store):
+    populate(store)
+    stop = threading.Event()
+
+    def write():
+        with AuditStore(db_url) as own:
+            i = 0
+            while not stop.is_set():
+                own.record_decisions([a_decision(1000 + i)])
+                i += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        reports = [store.verify() for _ in range(5)]
+    finally:
+        stop.set()
+        writer.join()
+    assert all(r.ok for r in reports), [str(r) for r in reports if not r.ok]

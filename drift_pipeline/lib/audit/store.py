@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Self
 
@@ -441,10 +441,18 @@ class AuditStore:
             raise AuditError(f"audit store {self._masked}: {action} failed: {exc}") from exc
 
     @contextmanager
-    def _reading(self, action: str) -> Iterator[Connection]:
+    def _reading(self, action: str, *, snapshot: bool = False) -> Iterator[Connection]:
+        """A read transaction; ``snapshot`` makes every statement see the same commit state.
+
+        SQLite's read transaction already is a snapshot (WAL); PostgreSQL needs
+        REPEATABLE READ, or a writer committing mid-way would show as a broken head.
+        """
         self._require_schema()
-        with self._errors(action), self._engine.connect() as conn, conn.begin():
-            yield conn
+        with self._errors(action), self._engine.connect() as conn:
+            if snapshot and self.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
 
     @contextmanager
     def _appending(self, action: str) -> Iterator[_Appender]:
@@ -574,15 +582,19 @@ class AuditStore:
             ``ok`` plus one :class:`~drift_pipeline.lib.audit.chain.ChainProblem` per finding,
             each naming the record kind, id and seq where known.
         """
-        with self._reading("verifying the chain") as conn:
+        with self._reading("verifying the chain", snapshot=True) as conn:
             table = ChainHead.__table__
             stored = conn.execute(select(table.c.seq, table.c.record_hash).where(table.c.id == 1)).one_or_none()
-            return chain.verify_records(
+            report = chain.verify_records(
                 self._chain_records(conn),
                 expected_head=expected_head,
                 expected_count=expected_count,
-                stored_head=(int(stored.seq), str(stored.record_hash)) if stored else (-1, ""),
+                stored_head=(int(stored.seq), str(stored.record_hash)) if stored else None,
             )
+        if stored is None:
+            missing = chain.ChainProblem("head_mismatch", "the chain_head row (the store's head pointer) was deleted")
+            report = replace(report, ok=False, problems=(*report.problems, missing))
+        return report
 
     @staticmethod
     def _chain_records(conn: Connection) -> Iterator[chain.ChainRecord]:
