@@ -27,7 +27,7 @@ memory a peer needs on top of inputs already in memory. ``VmHWM`` itself (absolu
 including the interpreter, libraries and the in-memory inputs) is reported alongside.
 
 A second check streams a 10,000,000-row parquet batch (written once, in row groups, to a
-temporary directory) through :func:`drift_pipeline.lib.profile.feature_drift_from_parquet`
+temporary directory) through :func:`drift_pipeline.lib.drift.feature_drift_from_parquet`
 and compares its peak work memory to the same path on a 1,000,000-row file. A third times
 the permutation KS thresholds (policy ``ks_permutations``) for 20 numeric features at
 n = m = 10,000.
@@ -285,7 +285,12 @@ def _child_peer(peer: str, rows: int, seed: int, config_dir: str) -> dict[str, A
 
 def _child_stream(path: str, reference_rows: int, seed: int, config_dir: str) -> dict[str, Any]:
     """Streaming summary of a parquet batch against a prebuilt profile, in this process."""
-    from drift_pipeline.lib.profile import ReferenceProfile, feature_drift_from_parquet
+    from drift_pipeline.lib.profile import ReferenceProfile
+
+    try:
+        from drift_pipeline.lib.drift import feature_drift_from_parquet
+    except ImportError:  # where the first draft of the engine put it
+        from drift_pipeline.lib.profile import feature_drift_from_parquet
 
     settings = _policy_settings(Path(config_dir), ks_permutations=0)
     reference = data.speed_frame(reference_rows, seed=seed, shifted=False)
