@@ -99,7 +99,7 @@ def run_backfill(
             before = audit.counts_by_severity(model=name)
             if progress:
                 progress(f"{name}: baseline", done, total)
-            result = definitions.get_job_def(baseline_job_name(name)).execute_in_process(
+            result = definitions.resolve_job_def(baseline_job_name(name)).execute_in_process(
                 instance=instance, raise_on_error=False, tags={"drift_pipeline/source": "demo"}
             )
             outcome.runs += 1
@@ -107,7 +107,7 @@ def run_backfill(
                 outcome.failed_runs.append(f"baseline: {_failure_message(result)}")
                 done += sum((b - a).days + 1 for a, b in chunks[name])
                 continue
-            job = definitions.get_job_def(monitoring_job_name(name))
+            job = definitions.resolve_job_def(monitoring_job_name(name))
             for first, last in chunks[name]:
                 if progress:
                     progress(f"{name}: {first:%Y-%m}", done, total)

@@ -1,12 +1,11 @@
 """Jobs per monitored model: build the baseline, and monitor partitions."""
 
-from __future__ import annotations
 
 import dagster as dg
 
 from drift_pipeline.lib.config import ModelConfig
 
-BASELINE_ASSETS = ("model_artifact", "reference_dataset", "reference_profile")
+BASELINE_ASSETS = ("model_artifact", "reference_dataset", "reference_profile", "baseline_metrics")
 
 
 def baseline_job_name(model: str) -> str:
@@ -17,7 +16,7 @@ def monitoring_job_name(model: str) -> str:
     return f"{model}_monitoring_job"
 
 
-def model_jobs(config: ModelConfig, partitioned_keys: list[dg.AssetKey]) -> list[dg.UnresolvedAssetJobDefinition]:
+def model_jobs(config: ModelConfig, partitioned_keys: list[dg.AssetKey]) -> list:
     """``<model>_baseline_job`` (unpartitioned baseline assets) and ``<model>_monitoring_job`` (partitions)."""
     name = config.name
     baseline = dg.AssetSelection.assets(*[dg.AssetKey([name, a]) for a in BASELINE_ASSETS

@@ -4,7 +4,6 @@ Adding a monitored model is a new YAML file: each gets its own group and lineage
 keyed ``<model>/<asset>``.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from drift_pipeline.defs.ingestion.assets import build_ingestion_assets
 from drift_pipeline.defs.ingestion.checks import build_batch_checks
 from drift_pipeline.defs.jobs import model_jobs
 from drift_pipeline.defs.monitoring.assets import build_monitoring_assets
+from drift_pipeline.defs.monitoring.health import build_health_assets, build_health_checks
+from drift_pipeline.defs.monitoring.signals import build_signal_assets
 from drift_pipeline.defs.reporting.assets import build_reporting_assets
 from drift_pipeline.defs.resources import AuditTrail, MonitoringConfig, ProductionData, Results
 from drift_pipeline.lib import project
@@ -22,9 +23,10 @@ from drift_pipeline.lib.config import ModelConfig, load_model_configs
 
 def model_definitions(config: ModelConfig) -> dg.Definitions:
     """Assets, checks and jobs of one model."""
-    assets = build_ingestion_assets(config) + build_monitoring_assets(config) + build_reporting_assets(config)
+    assets = (build_ingestion_assets(config) + build_monitoring_assets(config) + build_signal_assets(config)
+              + build_health_assets(config) + build_reporting_assets(config))
     partitioned = [key for a in assets if a.partitions_def is not None for key in a.keys]
-    return dg.Definitions(assets=assets, asset_checks=[build_batch_checks(config)],
+    return dg.Definitions(assets=assets, asset_checks=[build_batch_checks(config), build_health_checks(config)],
                           jobs=model_jobs(config, partitioned))
 
 

@@ -1,6 +1,5 @@
 """Partition definitions, one per model, defined once and imported everywhere."""
 
-from __future__ import annotations
 
 import datetime as dt
 from functools import lru_cache

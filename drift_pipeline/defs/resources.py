@@ -1,6 +1,5 @@
 """Resources bound once for the whole code location: configuration, data, results, audit store."""
 
-from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
@@ -24,10 +23,17 @@ def _policy(config_dir: str) -> Policy:
     return load_policy(Path(config_dir))
 
 
-@lru_cache(maxsize=4)
+_SOURCES: dict[tuple[str, str, int], pd.DataFrame] = {}
+
+
 def _source(config: ModelConfig, root: str, mtime_ns: int) -> pd.DataFrame:
-    # Cached per process and keyed on the file's mtime: a ranged backfill reads the file once.
-    return load_source(config, Path(root))
+    # Cached per process, keyed on the contract and the file's mtime: a backfill reads the file once.
+    key = (config_hash(config), root, mtime_ns)
+    if key not in _SOURCES:
+        if len(_SOURCES) >= 4:
+            _SOURCES.pop(next(iter(_SOURCES)))
+        _SOURCES[key] = load_source(config, Path(root))
+    return _SOURCES[key]
 
 
 class MonitoringConfig(dg.ConfigurableResource):

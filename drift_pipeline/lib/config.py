@@ -322,6 +322,16 @@ class CompositeSettings(_Strict):
         return value
 
 
+Cadence = Literal["daily", "weekly", "biweekly", "monthly"]
+Family = Literal["data", "fairness", "model", "explanation"]
+
+
+class ExplanationSettings(_Strict):
+    """How explanation drift is sampled (SPEC §3.4)."""
+
+    sample_size: int = Field(ge=10)
+
+
 class Policy(_Strict):
     """The monitoring policy (``config/policy.yaml``)."""
 
@@ -331,8 +341,9 @@ class Policy(_Strict):
     validation: ValidationDefaults
     composite: CompositeSettings
     min_group_size: int = Field(ge=1)
+    explanation: ExplanationSettings
     reports: dict[str, Any] = Field(default_factory=dict)
-    cadence: dict[str, Any] = Field(default_factory=dict)
+    cadence: dict[RiskLevel, dict[Family, Cadence]]
     retention_days: dict[str, int | None] = Field(default_factory=dict)
 
     def band(self, family: str, metric: str, *, feature: str | None = None, model: str | None = None) -> Band:

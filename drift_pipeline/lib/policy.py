@@ -5,6 +5,7 @@ Score and decision stay separate: metric functions compute numbers, this module 
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 from enum import IntEnum
@@ -75,3 +76,19 @@ def judge(
         rule=policy.rule_name(family, metric, feature=feature, model=model),
         feature=feature,
     )
+
+
+def due_on(cadence: str, day: dt.date) -> bool:
+    """Whether a family with this cadence is evaluated on ``day`` (SPEC §5).
+
+    weekly = Sundays, biweekly = Sundays of even ISO weeks, monthly = the 1st of the month.
+    """
+    if cadence == "daily":
+        return True
+    if cadence == "weekly":
+        return day.weekday() == 6
+    if cadence == "biweekly":
+        return day.weekday() == 6 and day.isocalendar().week % 2 == 0
+    if cadence == "monthly":
+        return day.day == 1
+    raise ValueError(f"unknown cadence {cadence!r} (daily, weekly, biweekly or monthly)")

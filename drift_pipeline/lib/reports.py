@@ -145,7 +145,7 @@ def should_render(policy: Policy, alerts: dict, *, force: bool, latest: bool) ->
     mode = "all" if force else policy.reports.get("render", "alerting_and_latest")
     severities = {a["severity"] for a in alerts.get("alerts", [])}
     if alerts.get("status") not in (None, "ok"):
-        severities.add("CRITICAL")
+        return RenderDecision(False, "validation blocked this partition: there is no valid batch to compare")
     if mode == "all":
         return RenderDecision(True, "rendering forced" if force else "policy renders every partition")
     if mode == "none":
@@ -193,6 +193,6 @@ def render_partition_report(
         model=config.name, partition=partition, report_type="evidently_html", path=str(out),
         file_sha256=rendered["sha256"], summary={"sampling": rendered["sampling"]}, run_id=run_id,
         input_files=batch_meta.get("input_files", []), data_fingerprint=batch_meta["data_fingerprint"], config_hash=config_hash,
-        baseline_version=alerts.get("baseline_version", "none"), code_version=code_version(),
+        baseline_version=alerts.get("baseline_version"), code_version=code_version(),
     ))
     return {**rendered, "url": out.resolve().as_uri()}

@@ -38,11 +38,11 @@ class Harness:
         return ResultStore(self.var / "results")
 
     def baseline(self, model: str) -> dg.ExecuteInProcessResult:
-        return self.definitions.get_job_def(baseline_job_name(model)).execute_in_process(
+        return self.definitions.resolve_job_def(baseline_job_name(model)).execute_in_process(
             instance=self.instance, raise_on_error=False)
 
     def partitions(self, model: str, first: str, last: str | None = None, **kwargs) -> dg.ExecuteInProcessResult:
-        job = self.definitions.get_job_def(monitoring_job_name(model))
+        job = self.definitions.resolve_job_def(monitoring_job_name(model))
         if last is None:
             return job.execute_in_process(instance=self.instance, partition_key=first, raise_on_error=False,
                                           **kwargs)

@@ -27,6 +27,7 @@ def setup(tmp_path):
     shutil.copy(COMPAS_CSV, data)
     path = config / "models" / "compas.yaml"
     path.write_text(path.read_text().replace("data/compas/compas-scores-two-years-deidentified.csv", str(data)))
+    (tmp_path / "dagster").mkdir()
     with dg.DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
         harness = Harness(var=tmp_path / "var", instance=instance, config_dir=config)
         assert harness.baseline("compas").success
@@ -71,9 +72,9 @@ def test_single_partition_run_blocks_natively(setup):
 def test_empty_partition_is_critical(setup):
     harness, data = setup
     _rewrite(data, lambda f: f[~f["compas_screening_date"].between("2013-04-09", "2013-05-06")])
-    assert harness.partitions("compas", "2013-05-06", "2013-05-06").success
+    assert harness.partitions("compas", "2013-05-06", "2013-05-07").success
     checks = harness.check_results("compas", "production_batch_row_count_in_bounds")
-    assert checks["2013-05-06"] == (False, "ERROR")
+    assert checks["2013-05-06"] == (False, "ERROR")  # no row in its 28-day window
     assert "row count outside" in harness.materializations("compas", "feature_drift")["2013-05-06"]["reason"]
 
 
@@ -81,9 +82,11 @@ def test_unparseable_value_is_named_per_partition(setup):
     harness, data = setup
     _rewrite(data, lambda f: f.assign(age=f["age"].astype(str).where(f["compas_screening_date"] != "2013-05-07",
                                                                       "forty")))
-    assert harness.partitions("compas", "2013-05-07", "2013-05-07").success
-    meta = harness.materializations("compas", "production_batch")["2013-05-07"]
-    assert "column 'age' is declared numeric" in meta["problems"] and "2013-05-07" in meta["problems"]
+    assert harness.partitions("compas", "2013-04-10", "2013-05-07").success
+    meta = harness.materializations("compas", "production_batch")
+    assert "column 'age' is declared numeric" in meta["2013-05-07"]["problems"]
+    assert "2013-05-07" in meta["2013-05-07"]["problems"]
+    assert "problems" not in meta["2013-04-10"]  # its window ends before the bad day
 
 
 def test_unparseable_file_fails_with_a_clear_message(setup):

@@ -29,11 +29,11 @@ def test_code_location_loads_both_models(definitions):
     for model in ("flights", "compas"):
         assert {(model, a) for a in EXPECTED} <= keys
     assert ("flights", "model_artifact") in keys and ("compas", "model_artifact") not in keys
-    checks = {(tuple(k.asset_key.path), k.name) for k in definitions.resolve_all_asset_check_keys()}
+    checks = {(tuple(k.asset_key.path), k.name) for k in definitions.resolve_asset_graph().asset_check_keys}
     assert (("compas", "production_batch"), "production_batch_has_required_columns") in checks
     for model in ("flights", "compas"):
-        definitions.get_job_def(f"{model}_monitoring_job")
-        definitions.get_job_def(f"{model}_baseline_job")
+        definitions.resolve_job_def(f"{model}_monitoring_job")
+        definitions.resolve_job_def(f"{model}_baseline_job")
 
 
 def test_every_asset_has_a_one_line_description(definitions):
@@ -83,4 +83,4 @@ def test_a_third_model_is_one_yaml_file(tmp_path):
     definitions = build_definitions(config_dir=config, var=tmp_path / "var")
     keys = {tuple(k.path) for k in definitions.resolve_all_asset_keys()}
     assert {("loans", a) for a in EXPECTED} <= keys
-    definitions.get_job_def("loans_monitoring_job")
+    definitions.resolve_job_def("loans_monitoring_job")

@@ -13,6 +13,7 @@ LINEAGE = ("model", "partition", "run_id", "config_hash", "baseline_version", "d
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("materialize")
+    (tmp / "dagster").mkdir()
     with dg.DagsterInstance.local_temp(str(tmp / "dagster")) as instance:
         h = Harness(var=tmp / "var", instance=instance)
         for model in ("flights", "compas"):

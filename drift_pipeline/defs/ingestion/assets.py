@@ -1,6 +1,5 @@
 """Per-model ingestion assets: the model artifact, the reference dataset and production batches."""
 
-from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path

@@ -5,7 +5,6 @@ A ranged backfill records every partition's verdict and the drift assets skip ex
 partitions whose CRITICAL checks failed, so one bad day never stops a year of history.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -54,7 +53,7 @@ def build_batch_checks(config: ModelConfig) -> dg.AssetChecksDefinition:
                            for o in outcomes],
             })
             if blocked:
-                _record_validation_alert(audit_trail, monitoring_config, context.run_id, cfg, key, blocked,
+                _record_validation_alert(audit_trail, monitoring_config, context.run.run_id, cfg, key, blocked,
                                          batch_meta)
             for outcome in outcomes:
                 yield dg.AssetCheckEvaluation(
@@ -87,7 +86,7 @@ def _record_validation_alert(audit_trail, monitoring_config, run_id, cfg, key, m
             value=None, severity="CRITICAL", band="blocking check failed", rule="validation.critical",
             message=f"{cfg.name} {key}: {message}", run_id=run_id,
             data_fingerprint=batch_meta["data_fingerprint"], config_hash=monitoring_config.config_hash(cfg.name),
-            baseline_version=baseline["version"] if baseline else "none", code_version=code_version(),
+            baseline_version=baseline["version"] if baseline else None, code_version=code_version(),
             input_files=batch_meta.get("input_files", []),
         )
     ])

@@ -1,6 +1,5 @@
-"""Per-model monitoring assets: the baseline profile, per-feature drift and drift alerts."""
+"""Per-model data-drift assets: the baseline profile and per-feature drift."""
 
-from __future__ import annotations
 
 from collections import Counter
 from functools import lru_cache
@@ -16,7 +15,6 @@ from drift_pipeline.lib import markdown
 from drift_pipeline.lib.config import ModelConfig
 from drift_pipeline.lib.drift import assess_feature_drift, feature_drift
 from drift_pipeline.lib.profile import ReferenceProfile
-from drift_pipeline.lib.project import code_version
 from drift_pipeline.lib.results import ResultStore
 
 SEVERITIES = ("CRITICAL", "WARNING", "INFO")
@@ -121,66 +119,4 @@ def build_monitoring_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
             }, partition_key=key)
         return dg.MaterializeResult()
 
-    @dg.asset(key=asset_key(name, "drift_alerts"), group_name=name, partitions_def=partitions,
-              deps=[feature_drift_asset.key], backfill_policy=dg.BackfillPolicy.single_run(),
-              tags={"risk_level": config.risk_level})
-    def drift_alerts(
-        context: dg.AssetExecutionContext,
-        monitoring_config: MonitoringConfig,
-        results: Results,
-        audit_trail: AuditTrail,
-    ) -> dg.MaterializeResult:
-        """WARNING and CRITICAL drift findings of each partition, recorded in the audit store with full lineage."""
-        from drift_pipeline.lib.audit import AlertIn
-
-        cfg = monitoring_config.model(name)
-        store = results.store()
-        audit = audit_trail.store()
-        config_hash = monitoring_config.config_hash(name)
-        for key in context.partition_keys:
-            status = store.read_json(name, "feature_drift", key)
-            batch_meta = store.read_json(name, "production_batch", key)
-            if status["status"] != "ok":
-                store.write_json(name, "drift_alerts", key, {"status": status["status"], "alerts": []})
-                context.add_asset_metadata({"status": "blocked by validation", "reason": status.get("reason", ""),
-                                            "alerts_critical": 1}, partition_key=key)
-                continue
-            table = store.read_frame(name, "feature_drift", key)
-            flagged = table[table["severity"] != "INFO"]
-            alerts = [
-                AlertIn(
-                    model=name, partition=key, family="data", metric=row.metric, feature=row.feature,
-                    value=None if pd.isna(row.value) else float(row.value), severity=row.severity, band=row.band,
-                    rule=row.rule,
-                    message=f"{name} {key}: {row.feature} {row.metric}={row.value:.4g} is {row.severity} "
-                            f"({row.band}; {row.rule}; {row.gated_by})",
-                    run_id=context.run_id, data_fingerprint=batch_meta["data_fingerprint"], config_hash=config_hash,
-                    baseline_version=status["baseline_version"], code_version=code_version(),
-                    input_files=batch_meta.get("input_files", []),
-                )
-                for row in flagged.itertuples(index=False)
-            ]
-            outcome = audit.record_alerts(alerts)
-            ids = outcome.ids  # one per alert, in input order (existing ids for reruns)
-            records = [
-                {"alert_id": i, "feature": a.feature, "metric": a.metric, "value": a.value, "severity": a.severity,
-                 "band": a.band, "rule": a.rule}
-                for i, a in zip(ids, alerts, strict=True)
-            ]
-            store.write_json(name, "drift_alerts", key, {
-                "status": "ok", "alerts": records, "baseline_version": status["baseline_version"],
-                "config_hash": config_hash, "run_id": context.run_id,
-            })
-            counts = severity_counts(flagged["severity"])
-            context.add_asset_metadata({
-                **{f"alerts_{s.lower()}": dg.MetadataValue.int(c) for s, c in counts.items() if s != "INFO"},
-                "new_alerts_recorded": dg.MetadataValue.int(len(outcome.inserted_ids)),
-                "audit_alert_ids": ", ".join(map(str, sorted(ids))) or "none",
-                "baseline_version": status["baseline_version"],
-                "config_hash": config_hash,
-                "code_version": code_version(),
-                "alerts": dg.MetadataValue.md(markdown.table(records) if records else "No WARNING or CRITICAL drift."),
-            }, partition_key=key)
-        return dg.MaterializeResult()
-
-    return [reference_profile, feature_drift_asset, drift_alerts]
+    return [reference_profile, feature_drift_asset]

@@ -1,6 +1,5 @@
 """Per-model reporting assets: the Evidently HTML drift report of each partition."""
 
-from __future__ import annotations
 
 from typing import Literal
 
