@@ -118,10 +118,10 @@ def _nonnull(values: object) -> np.ndarray:
 
 
 def _category_counts(reference: object, current: object) -> tuple[np.ndarray, np.ndarray]:
-    """Counts over the reference categories plus a final "unseen" bin; nulls ignored."""
+    """Counts over the reference categories (sorted) plus a final "unseen" bin; nulls ignored."""
     ref = pd.Series(np.asarray(reference, dtype=object)).dropna()
     cur = pd.Series(np.asarray(current, dtype=object)).dropna()
-    categories = pd.Index(pd.unique(ref))
+    categories = pd.Index(sorted(pd.unique(ref), key=str))
     ref_codes = categories.get_indexer(ref)
     cur_codes = categories.get_indexer(cur)
     k = len(categories)
