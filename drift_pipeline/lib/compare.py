@@ -27,7 +27,12 @@ import pandas as pd
 import yaml
 from pydantic import ValidationError
 
-from drift_pipeline.lib.config import ColumnSpec, ConfigError, DataDriftSettings, load_policy
+from drift_pipeline.lib.config import (
+    ColumnSpec,
+    ConfigError,
+    DataDriftSettings,
+    load_policy,
+)
 from drift_pipeline.lib.drift import assess_feature_drift, feature_drift
 from drift_pipeline.lib.profile import DriftInputError, ReferenceProfile
 
@@ -113,7 +118,7 @@ def read_table(path: Path) -> pd.DataFrame:
             return pd.read_parquet(path)
         if suffixes and (suffixes[-1] in {".csv", ".txt"} or suffixes[-2:] in ([".csv", ".gz"], [".csv", ".zip"])):
             return pd.read_csv(path)
-    except Exception as exc:  # readers raise many types; the message names the file either way
+    except (OSError, ValueError) as exc:  # parser, decoding, empty-file and Arrow errors are ValueErrors
         raise CompareError(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None
     raise CompareError(f"{path}: unknown file type (expected .parquet, .pq or .csv)")
 
