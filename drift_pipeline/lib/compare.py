@@ -134,7 +134,7 @@ def infer_schema(frame: pd.DataFrame) -> list[dict]:
             kind, role = "numeric", "feature"
         elif pd.api.types.is_datetime64_any_dtype(dtype):
             kind, role = "datetime", "timestamp"
-        elif dtype == object and pd.api.types.infer_dtype(frame[name], skipna=True) == "boolean":
+        elif pd.api.types.is_object_dtype(dtype) and pd.api.types.infer_dtype(frame[name], skipna=True) == "boolean":
             kind, role = "boolean", "feature"  # CSV booleans with missing values
         else:
             kind, role = "categorical", "feature"

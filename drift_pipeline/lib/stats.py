@@ -1096,12 +1096,18 @@ def _position_bank(other: int, bucket: int, n_permutations: int, seed: int) -> n
             _BANK.move_to_end(key)
             return _BANK[key]
     rng = np.random.default_rng([seed, other, bucket, n_permutations, 0x4B53])
-    bank = np.empty((n_permutations, bucket), dtype=_position_dtype(other + bucket))
-    steps = np.arange(bucket)
-    for b in range(n_permutations):
-        positions = rng.choice(other + bucket, bucket, replace=False)  # shuffled: index = arrival rank
-        order = np.argsort(positions)
-        bank[b, order] = positions[order] - steps
+    N = other + bucket
+    bank = np.empty((n_permutations, bucket), dtype=_position_dtype(N))
+    work_type = np.int32 if N < 2**31 else np.int64  # SIMD argsort needs 32 or 64 bits
+    ranks = np.arange(bucket, dtype=work_type)
+    for rows in _row_chunks(n_permutations, bucket // 4):
+        # walk-item positions in a uniformly random arrival order (choice shuffles them)
+        chosen = np.stack([rng.choice(N, bucket, replace=False) for _ in range(rows.stop - rows.start)])
+        chosen = chosen.astype(work_type, copy=False)
+        # others before a walk item = its position minus its rank among the walk items
+        rank = np.empty_like(chosen)
+        np.put_along_axis(rank, np.argsort(chosen, axis=1), np.broadcast_to(ranks, chosen.shape), axis=1)
+        bank[rows] = chosen - rank
     with _BANK_LOCK:
         _BANK[key] = bank
         while len(_BANK) > 1 and sum(x.nbytes for x in _BANK.values()) > _BANK_MAX_BYTES:
@@ -1127,15 +1133,23 @@ def _walk_positions(other: int, walk: int, n_permutations: int, seed: int) -> np
     return positions
 
 
+def _row_chunks(n_rows: int, width: int) -> list[slice]:
+    """Row slices of a (n_rows, width) computation whose temporaries stay near ``_CHUNK`` elements."""
+    step = max(1, _CHUNK // max(width, 1))
+    return [slice(first, min(first + step, n_rows)) for first in range(0, n_rows, step)]
+
+
 @lru_cache(maxsize=1024)
 def _continuous_null(other: int, walk: int, n_permutations: int, seed: int) -> np.ndarray:
     """Null of ``D * o * w`` without ties: the walk peaks at or just before a walk item."""
-    p = _walk_positions(other, walk, n_permutations, seed).astype(np.int64)
-    j = np.arange(1, walk + 1)
-    others_before = p - j
-    below = (j * other - others_before * walk).max(axis=1)
-    above = (others_before * walk - (j - 1) * other).max(axis=1)
-    out = np.maximum(np.maximum(below, above), 0)
+    positions = _walk_positions(other, walk, n_permutations, seed)
+    j = np.arange(1, walk + 1, dtype=np.int64)
+    out = np.empty(n_permutations, dtype=np.int64)
+    for rows in _row_chunks(n_permutations, walk):
+        others_before = positions[rows] - j
+        below = (j * other - others_before * walk).max(axis=1)
+        above = (others_before * walk - (j - 1) * other).max(axis=1)
+        out[rows] = np.maximum(np.maximum(below, above), 0)
     out.setflags(write=False)
     return out
 
@@ -1156,11 +1170,14 @@ def _many_blocks_null(blocks: np.ndarray, other: int, walk: int, n_permutations:
     prev_end = np.maximum.accumulate(np.where(is_end, index, 0))
     next_end = np.minimum.accumulate(np.where(is_end, index, N)[::-1])[::-1]
     j = np.arange(1, walk + 1)
-    hi = prev_end[p - 1]
-    lo = next_end[p]
-    above = ((hi - (j - 1)) * walk - (j - 1) * other).max(axis=1)
-    below = (j * other - (lo - j) * walk).max(axis=1)
-    return np.maximum(np.maximum(above, below), 0)
+    out = np.empty(n_permutations, dtype=np.int64)
+    for rows in _row_chunks(n_permutations, walk):
+        hi = prev_end[p[rows] - 1]
+        lo = next_end[p[rows]]
+        above = ((hi - (j - 1)) * walk - (j - 1) * other).max(axis=1)
+        below = (j * other - (lo - j) * walk).max(axis=1)
+        out[rows] = np.maximum(np.maximum(above, below), 0)
+    return out
 
 
 def _shared_blocks_null(
@@ -1177,9 +1194,12 @@ def _shared_blocks_null(
     index_type = np.int32 if B * union.size < 2**31 else np.int64
     # block_of[i] = union block holding pooled position i (1-based; index 0 unused)
     block_of = np.r_[0, np.repeat(np.arange(union.size), np.diff(np.r_[0, union]))].astype(index_type)
-    ids = block_of[_walk_positions(other, walk, B, seed)]
-    ids += (np.arange(B, dtype=index_type) * union.size)[:, None]
-    counts = np.bincount(ids.ravel(), minlength=B * union.size).reshape(B, union.size)
+    positions = _walk_positions(other, walk, B, seed)
+    counts = np.empty((B, union.size), dtype=np.int64)
+    for rows in _row_chunks(B, walk):
+        ids = block_of[positions[rows]]
+        ids += (np.arange(ids.shape[0], dtype=index_type) * union.size)[:, None]
+        counts[rows] = np.bincount(ids.ravel(), minlength=ids.shape[0] * union.size).reshape(-1, union.size)
     value_type = np.int32 if N * max(walk, other) < 2**31 else np.int64
     walk_upto = np.cumsum(counts, axis=1, dtype=value_type)
     out = []
