@@ -321,7 +321,9 @@ class ReferenceProfile:
                 features[name] = NumericReference.build(name, series, settings.psi_bins)
             else:
                 features[name] = CategoricalReference.build(name, series, kind)
-        return cls(features=features, psi_bins=settings.psi_bins)
+        profile = cls(features=features, psi_bins=settings.psi_bins)
+        profile.fingerprint  # noqa: B018  (computed once here, not in the first partition)
+        return profile
 
     @property
     def schema(self) -> dict[str, str]:
