@@ -441,11 +441,13 @@ class NumericSummary:
     @classmethod
     def build(cls, ref: NumericReference, series: pd.Series) -> NumericSummary:
         x = _numeric_values(series, ref.name)
-        xs = np.sort(x[np.isfinite(x)])
-        n_posinf = int(np.count_nonzero(x == np.inf))
-        n_neginf = int(np.count_nonzero(x == -np.inf))
-        n_null = int(x.size - xs.size - n_posinf - n_neginf)
-        return cls(int(x.size), n_null, n_posinf, n_neginf, ref.grid, values=xs)
+        finite = np.isfinite(x)
+        xs = x[finite]
+        xs.sort()  # in place: one copy of the column, not two
+        rest = x[~finite]  # nulls and infinities only
+        n_posinf = int(np.count_nonzero(rest == np.inf))
+        n_neginf = int(np.count_nonzero(rest == -np.inf))
+        return cls(int(x.size), int(rest.size - n_posinf - n_neginf), n_posinf, n_neginf, ref.grid, values=xs)
 
     @cached_property
     def cells(self) -> EcdfCells:
