@@ -28,7 +28,7 @@ def _progress_bar(console, enabled: bool):
     """A rich progress bar and a ``progress(description, done, total)`` callback driving it."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+    bar = Progress(TextColumn("{task.description:<34}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    console=console, disable=not enabled, transient=False)
     task = bar.add_task("starting", total=1)
 
@@ -149,6 +149,10 @@ def _known_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Gradient boosting and numpy use OpenMP/BLAS threads; on a busy 2-core machine with one
+    # process per model, more threads than cores only thrash. Set before those libraries load.
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -64,19 +64,86 @@ def _failure_message(result) -> str:
     return "run failed"
 
 
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def _backfill_model(name: str, start: dt.date | None, end: dt.date | None, queue=None) -> ModelOutcome:
+    """Baseline, then every month of partitions of one model, in this process."""
+    import logging
+    import warnings
+
+    import dagster as dg
+
+    from drift_pipeline.defs.jobs import baseline_job_name, monitoring_job_name
+    from drift_pipeline.definitions import defs as lazy_defs
+    from drift_pipeline.lib.results import ResultStore
+
+    prepare_environment()
+    warnings.filterwarnings("ignore")
+    logging.getLogger("dagster").setLevel(logging.ERROR)
+    config = load_model_configs(project.PROJECT_ROOT / "config")[name]
+    chunks = list(month_chunks(config, start, end))
+    definitions = lazy_defs()
+    audit = definitions.resources["audit_trail"].store()
+    outcome = ModelOutcome(model=name)
+
+    def report(description: str, days: int) -> None:
+        if queue is not None:
+            queue.put((name, description, days))
+
+    with dg.DagsterInstance.get() as instance:
+        before = audit.counts_by_severity(model=name)
+        report("baseline", 0)
+        tags = {"drift_pipeline/source": "demo"}
+        result = definitions.resolve_job_def(baseline_job_name(name)).execute_in_process(
+            instance=instance, raise_on_error=False, tags=tags, run_config=QUIET_LOGS)
+        outcome.runs += 1
+        if not result.success:
+            outcome.failed_runs.append(f"baseline: {_failure_message(result)}")
+            report("baseline failed", sum((b - a).days + 1 for a, b in chunks))
+            return outcome
+        job = definitions.resolve_job_def(monitoring_job_name(name))
+        for first, last in chunks:
+            report(f"{first:%Y-%m}", 0)
+            result = job.execute_in_process(
+                instance=instance, raise_on_error=False, run_config=QUIET_LOGS,
+                tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(), **tags},
+            )
+            outcome.runs += 1
+            days = (last - first).days + 1
+            if result.success:
+                outcome.partitions += days
+            else:
+                outcome.failed_runs.append(f"{first} .. {last}: {_failure_message(result)}")
+            report(f"{first:%Y-%m}", days)
+        outcome.alerts = audit.counts_by_severity(model=name)
+        outcome.new_alerts = sum(outcome.alerts.values()) - sum(before.values())
+    store = ResultStore(project.var_dir() / "results")
+    for first, last in chunks:
+        for offset in range((last - first).days + 1):
+            key = (first + dt.timedelta(days=offset)).isoformat()
+            if store.exists(name, "feature_drift", key, "json"):
+                outcome.blocked_partitions += store.read_json(name, "feature_drift", key)["status"] != "ok"
+    reports_dir = project.var_dir() / "reports" / name
+    outcome.reports = len(list(reports_dir.glob("*/evidently.html"))) if reports_dir.exists() else 0
+    return outcome
+
+
 def run_backfill(
     models: list[str] | None = None,
     *,
     start: dt.date | None = None,
     end: dt.date | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    workers: int = 2,
 ) -> tuple[list[ModelOutcome], float]:
-    """Materialise baselines and every partition; returns per-model outcomes and wall seconds."""
-    import dagster as dg
+    """Materialise baselines and every partition, one process per model (at most ``workers`` at once).
 
-    from drift_pipeline.defs.jobs import baseline_job_name, monitoring_job_name
-    from drift_pipeline.definitions import defs as lazy_defs
-    from drift_pipeline.lib.results import ResultStore
+    Returns per-model outcomes and the wall time in seconds.
+    """
+    import multiprocessing as mp
+    import queue as queue_module
+    from concurrent.futures import ProcessPoolExecutor
 
     began = time.perf_counter()
     prepare_environment()
@@ -85,57 +152,32 @@ def run_backfill(
     unknown = sorted(set(names) - set(configs))
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; configured: {sorted(configs)}")
-    definitions = lazy_defs()
-    chunks = {n: list(month_chunks(configs[n], start, end)) for n in names}
-    total = sum((c[-1][1] - c[0][0]).days + 1 for c in chunks.values() if c)
-    done = 0
-    outcomes = []
-    with dg.DagsterInstance.get() as instance:
-        audit = definitions.resources["audit_trail"].store()
-        store = ResultStore(project.var_dir() / "results")
-        for name in names:
-            outcome = ModelOutcome(model=name)
-            outcomes.append(outcome)
-            before = audit.counts_by_severity(model=name)
-            if progress:
-                progress(f"{name}: baseline", done, total)
-            result = definitions.resolve_job_def(baseline_job_name(name)).execute_in_process(
-                instance=instance, raise_on_error=False, tags={"drift_pipeline/source": "demo"}
-            )
-            outcome.runs += 1
-            if not result.success:
-                outcome.failed_runs.append(f"baseline: {_failure_message(result)}")
-                done += sum((b - a).days + 1 for a, b in chunks[name])
+    total = sum((b - a).days + 1 for n in names for a, b in month_chunks(configs[n], start, end))
+    # The Dagster instance and audit store must exist before two processes race to create them.
+    import dagster as dg
+
+    from drift_pipeline.definitions import defs as lazy_defs
+
+    lazy_defs().resources["audit_trail"].store()
+    with dg.DagsterInstance.get():
+        pass
+    context = mp.get_context("spawn")
+    manager = context.Manager()
+    messages = manager.Queue()
+    done, status = 0, {}
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(names))), mp_context=context) as pool:
+        futures = [pool.submit(_backfill_model, name, start, end, messages) for name in names]
+        while not all(f.done() for f in futures) or not messages.empty():
+            try:
+                name, description, days = messages.get(timeout=0.5)
+            except queue_module.Empty:
                 continue
-            job = definitions.resolve_job_def(monitoring_job_name(name))
-            for first, last in chunks[name]:
-                if progress:
-                    progress(f"{name}: {first:%Y-%m}", done, total)
-                result = job.execute_in_process(
-                    instance=instance,
-                    raise_on_error=False,
-                    tags={RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(),
-                          "drift_pipeline/source": "demo"},
-                )
-                outcome.runs += 1
-                days = (last - first).days + 1
-                done += days
-                if result.success:
-                    outcome.partitions += days
-                else:
-                    outcome.failed_runs.append(f"{first} .. {last}: {_failure_message(result)}")
-            after = audit.counts_by_severity(model=name)
-            outcome.alerts = after
-            outcome.new_alerts = sum(after.values()) - sum(before.values())
-            for first, last in chunks[name]:
-                day = first
-                while day <= last:
-                    key = day.isoformat()
-                    if store.exists(name, "feature_drift", key, "json"):
-                        outcome.blocked_partitions += store.read_json(name, "feature_drift", key)["status"] != "ok"
-                    day += dt.timedelta(days=1)
-            reports_dir = project.var_dir() / "reports" / name
-            outcome.reports = len(list(reports_dir.glob("*/evidently.html"))) if reports_dir.exists() else 0
-        if progress:
-            progress("done", total, total)
+            done += days
+            status[name] = description
+            if progress:
+                progress(" · ".join(f"{n} {d}" for n, d in status.items()), done, total)
+        outcomes = [f.result() for f in futures]
+    manager.shutdown()
+    if progress:
+        progress("done", total, total)
     return outcomes, time.perf_counter() - began

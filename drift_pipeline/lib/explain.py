@@ -43,6 +43,8 @@ from drift_pipeline.lib.modeling import encode_features, fit_categories
 
 __all__ = [
     "ExplanationDrift",
+    "ReferenceExplanation",
+    "explain_reference",
     "explanation_drift",
     "mean_abs_shap",
     "shap_rank_correlation",
@@ -248,9 +250,18 @@ def _sample(frame: pd.DataFrame, size: int, rng: np.random.Generator) -> pd.Data
     return frame.iloc[np.sort(rng.choice(len(frame), size=size, replace=False))]
 
 
+def _fidelity(surrogate: Any, frame: pd.DataFrame, features: dict[str, str], categories: dict[str, list[str]],
+              score_column: str) -> float | None:
+    """R² of the surrogate against the deployed score on ``frame`` (None with fewer than two scored rows)."""
+    frame = frame.loc[pd.to_numeric(frame[score_column], errors="coerce").notna()]
+    if len(frame) < 2:
+        return None
+    predicted = surrogate.predict(encode_features(frame, features, categories))
+    return float(r2_score(frame[score_column].to_numpy(dtype="float64"), predicted))
+
+
 def _fit_surrogate(
     reference: pd.DataFrame,
-    current: pd.DataFrame,
     features: dict[str, str],
     categories: dict[str, list[str]],
     score_column: str,
@@ -258,7 +269,7 @@ def _fit_surrogate(
     holdout_fraction: float,
     rng: np.random.Generator,
     params: dict[str, Any],
-) -> tuple[HistGradientBoostingRegressor, dict[str, float | None]]:
+) -> tuple[HistGradientBoostingRegressor, float | None]:
     scored = reference.loc[pd.to_numeric(reference[score_column], errors="coerce").notna()]
     n_holdout = round(len(scored) * holdout_fraction)
     if len(scored) - n_holdout < 2 or n_holdout < 2:
@@ -269,15 +280,97 @@ def _fit_surrogate(
         random_state=seed, categorical_features=[kind in _CATEGORICAL_TYPES for kind in features.values()], **params
     )
     surrogate.fit(encode_features(train, features, categories), train[score_column].to_numpy(dtype="float64"))
+    return surrogate, _fidelity(surrogate, holdout, features, categories, score_column)
 
-    def fidelity(frame: pd.DataFrame) -> float | None:
-        frame = frame.loc[pd.to_numeric(frame[score_column], errors="coerce").notna()]
-        if len(frame) < 2:
-            return None
-        predicted = surrogate.predict(encode_features(frame, features, categories))
-        return float(r2_score(frame[score_column].to_numpy(dtype="float64"), predicted))
 
-    return surrogate, {"r2_reference_holdout": fidelity(holdout), "r2_current": fidelity(current)}
+@dataclass(frozen=True)
+class ReferenceExplanation:
+    """The explainer and the reference's importances, computed once per baseline and reused.
+
+    Fitting the surrogate and explaining the reference sample dominate the cost, so a
+    backfill computes this once and compares every partition's batch against it.
+    """
+
+    estimator: Any
+    features: dict[str, str]
+    categories: dict[str, list[str]]
+    importance: pd.Series
+    score_column: str | None
+    holdout_fidelity: float | None
+    explainer: str
+    n_reference: int
+    seed: int
+
+    def compare(self, current: pd.DataFrame, *, sample_size: int) -> ExplanationDrift:
+        """Explain a seeded sample of ``current`` and correlate its importances with the reference's."""
+        rng = np.random.default_rng([self.seed, 1])
+        cur_sample = _sample(current, sample_size, rng)
+        names = list(self.features)
+        cur_values, _ = tree_shap_values(self.estimator, encode_features(cur_sample, self.features, self.categories))
+        cur_importance = mean_abs_shap(cur_values, names)
+        fidelity = None
+        if self.explainer == "surrogate":
+            fidelity = {
+                "r2_reference_holdout": self.holdout_fidelity,
+                "r2_current": _fidelity(self.estimator, current, self.features, self.categories, self.score_column),
+            }
+        importance = pd.DataFrame(
+            {
+                "feature": names,
+                "reference_mean_abs_shap": self.importance.to_numpy(),
+                "current_mean_abs_shap": cur_importance.to_numpy(),
+            }
+        )
+        return ExplanationDrift(
+            importance=importance,
+            spearman=shap_rank_correlation(self.importance, cur_importance) if len(cur_sample) else None,
+            surrogate_fidelity=fidelity,
+            explainer=self.explainer,
+            n_reference=self.n_reference,
+            n_current=len(cur_sample),
+        )
+
+
+def explain_reference(
+    model_or_None: Any,
+    reference: pd.DataFrame,
+    *,
+    features: dict[str, str],
+    score_column: str | None,
+    sample_size: int,
+    seed: int,
+    categories: dict[str, list[str]] | None = None,
+    holdout_fraction: float = 0.25,
+    surrogate_params: dict[str, Any] | None = None,
+) -> ReferenceExplanation:
+    """Choose the explainer (the model artifact, or a seeded surrogate of the score) and explain the reference.
+
+    Parameters are those of :func:`explanation_drift`.
+    """
+    rng = np.random.default_rng(seed)
+    holdout = None
+    estimator = getattr(model_or_None, "estimator", model_or_None)
+    if model_or_None is not None and hasattr(model_or_None, "categories"):
+        categories = model_or_None.categories
+        if list(model_or_None.feature_types) != list(features):
+            raise ValueError("features must list the model artifact's features in its order")
+    if categories is None:
+        categories = fit_categories(reference, features)
+    explainer = "model"
+    if estimator is None:
+        if score_column is None:
+            raise ValueError("without a model artifact, score_column names the score a surrogate explains")
+        estimator, holdout = _fit_surrogate(
+            reference, features, categories, score_column, seed, holdout_fraction, rng, surrogate_params or {}
+        )
+        explainer = "surrogate"
+    ref_sample = _sample(reference, sample_size, rng)
+    ref_values, _ = tree_shap_values(estimator, encode_features(ref_sample, features, categories))
+    return ReferenceExplanation(
+        estimator=estimator, features=dict(features), categories=categories,
+        importance=mean_abs_shap(ref_values, list(features)), score_column=score_column,
+        holdout_fidelity=holdout, explainer=explainer, n_reference=len(ref_sample), seed=seed,
+    )
 
 
 def explanation_drift(
@@ -316,41 +409,8 @@ def explanation_drift(
         Extra ``HistGradientBoostingRegressor`` hyperparameters for the surrogate
         (default: scikit-learn's defaults).
     """
-    rng = np.random.default_rng(seed)
-    fidelity = None
-    estimator = getattr(model_or_None, "estimator", model_or_None)
-    if model_or_None is not None and hasattr(model_or_None, "categories"):
-        categories = model_or_None.categories
-        if list(model_or_None.feature_types) != list(features):
-            raise ValueError("features must list the model artifact's features in its order")
-    if categories is None:
-        categories = fit_categories(reference, features)
-    if estimator is None:
-        if score_column is None:
-            raise ValueError("without a model artifact, score_column names the score a surrogate explains")
-        estimator, fidelity = _fit_surrogate(
-            reference, current, features, categories, score_column, seed, holdout_fraction, rng,
-            surrogate_params or {},
-        )
-    ref_sample = _sample(reference, sample_size, rng)
-    cur_sample = _sample(current, sample_size, rng)
-    names = list(features)
-    ref_values, _ = tree_shap_values(estimator, encode_features(ref_sample, features, categories))
-    cur_values, _ = tree_shap_values(estimator, encode_features(cur_sample, features, categories))
-    ref_importance = mean_abs_shap(ref_values, names)
-    cur_importance = mean_abs_shap(cur_values, names)
-    importance = pd.DataFrame(
-        {
-            "feature": names,
-            "reference_mean_abs_shap": ref_importance.to_numpy(),
-            "current_mean_abs_shap": cur_importance.to_numpy(),
-        }
+    reference_explanation = explain_reference(
+        model_or_None, reference, features=features, score_column=score_column, sample_size=sample_size, seed=seed,
+        categories=categories, holdout_fraction=holdout_fraction, surrogate_params=surrogate_params,
     )
-    return ExplanationDrift(
-        importance=importance,
-        spearman=shap_rank_correlation(ref_importance, cur_importance) if len(cur_sample) else None,
-        surrogate_fidelity=fidelity,
-        explainer="model" if fidelity is None else "surrogate",
-        n_reference=len(ref_sample),
-        n_current=len(cur_sample),
-    )
+    return reference_explanation.compare(current, sample_size=sample_size)

@@ -11,7 +11,7 @@ from drift_pipeline.defs.partitions import daily_partitions
 from drift_pipeline.defs.resources import MonitoringConfig, Results
 from drift_pipeline.lib import markdown
 from drift_pipeline.lib.config import ModelConfig, Policy
-from drift_pipeline.lib.explain import explanation_drift
+from drift_pipeline.lib.explain import ReferenceExplanation, explain_reference
 from drift_pipeline.lib.fairness import fairness_drift, fairness_report, group_rates
 from drift_pipeline.lib.performance import (
     accuracy_drop,
@@ -39,6 +39,24 @@ def _fairness(config: ModelConfig, frame: pd.DataFrame, policy: Policy) -> pd.Da
 
 def _min_group(config: ModelConfig, policy: Policy) -> int:
     return config.min_group_size or policy.min_group_size
+
+
+_EXPLAINERS: dict[tuple, ReferenceExplanation] = {}
+
+
+def reference_explanation(config: ModelConfig, policy: Policy, store: ResultStore) -> ReferenceExplanation:
+    """The reference's explanation, computed once per process for a given baseline, model artifact and policy."""
+    model = trained_model(store, config)
+    fingerprint = store.read_json(config.name, "reference_dataset", None)["data_fingerprint"]
+    key = (config.name, fingerprint, model.sha256 if model else None, policy.data_drift.seed,
+           policy.explanation.sample_size)
+    if key not in _EXPLAINERS:
+        features = model.feature_types if model else config.schema_types(config.columns("feature"))
+        _EXPLAINERS[key] = explain_reference(
+            model, store.read_frame(config.name, "reference_dataset", None), features=features,
+            score_column=config.score_column, sample_size=policy.explanation.sample_size, seed=policy.data_drift.seed,
+        )
+    return _EXPLAINERS[key]
 
 
 def baseline_metrics(store: ResultStore, model: str) -> dict:
@@ -144,9 +162,6 @@ def build_signal_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
         """Mean |SHAP| per feature on seeded samples of reference and batch, and their Spearman rank correlation (at the risk level's cadence)."""
         cfg, policy, store = monitoring_config.model(name), monitoring_config.policy(), results.store()
         cadence = policy.cadence[cfg.risk_level]["explanation"]
-        model = trained_model(store, cfg)
-        features = model.feature_types if model else cfg.schema_types(cfg.columns("feature"))
-        reference = store.read_frame(name, "reference_dataset", None)
         for key in context.partition_keys:
             if not due_on(cadence, dt.date.fromisoformat(key)):
                 store.write_json(name, "explanation_drift", key, {"status": "not_scheduled", "cadence": cadence})
@@ -157,8 +172,8 @@ def build_signal_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
                 store.write_json(name, "explanation_drift", key, {"status": "blocked"})
                 context.add_asset_metadata({"status": "blocked by validation"}, partition_key=key)
                 continue
-            result = explanation_drift(model, reference, batch, features=features, score_column=cfg.score_column,
-                                       sample_size=policy.explanation.sample_size, seed=policy.data_drift.seed)
+            result = reference_explanation(cfg, policy, store).compare(
+                batch, sample_size=policy.explanation.sample_size)
             store.write_json(name, "explanation_drift", key, {
                 "status": "ok", "spearman": result.spearman, "explainer": result.explainer,
                 "surrogate_fidelity": result.surrogate_fidelity, "importance": result.importance.to_dict("records"),
