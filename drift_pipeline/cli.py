@@ -102,6 +102,92 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare two files without Dagster: per-feature statistics and severities."""
+    from drift_pipeline.lib.compare import render_compare, run_compare
+
+    result = run_compare(Path(args.reference), Path(args.current), Path(args.schema) if args.schema else None,
+                         Path(args.json) if args.json else None, Path(args.html) if args.html else None,
+                         config_dir=Path(args.config))
+    print(render_compare(result))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Benchmarks (never tests): speed and memory against peers, or detection quality."""
+    console = _console(args.quiet)
+    bar, update = _progress_bar(console, enabled=not args.quiet)
+    results_md = project.PROJECT_ROOT / "docs" / "benchmarks.md"
+    with bar:
+        if args.which == "drift":
+            from drift_pipeline.lib.bench import run_drift_speed
+
+            run_drift_speed(args.rows, repeats=args.repeats, json_out=Path(args.json) if args.json else None,
+                            results_md=results_md, include_evidently=not args.no_evidently, progress=update)
+        else:
+            from drift_pipeline.lib.bench import run_detection
+
+            run_detection(json_out=Path(args.json) if args.json else None, results_md=results_md,
+                          quick=args.quick, progress=update)
+    console.print(f"Results written to {results_md}")
+    return 0
+
+
+def _audit_store():
+    from drift_pipeline.defs.resources import AuditTrail
+
+    return AuditTrail().store()
+
+
+def _print_rows(rows: list[dict], as_json: bool, columns: list[str]) -> None:
+    if as_json:
+        print(json.dumps(rows, indent=2, default=str))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=False)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    Console(highlight=False, width=200).print(table)
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """Read-only commands for auditors: verify the chain, trace an alert, list records."""
+    store = _audit_store()
+    if args.audit_command == "verify":
+        report = store.verify(expected_head=args.expected_head)
+        if args.json:
+            print(json.dumps({"ok": report.ok, "records": report.records, "head_seq": report.head_seq,
+                              "head_hash": report.head_hash,
+                              "problems": [p.message for p in report.problems]}, indent=2))
+        else:
+            print(f"{'OK' if report.ok else 'TAMPERING DETECTED'}: {report.records} records, "
+                  f"head #{report.head_seq} {report.head_hash}")
+            for problem in report.problems:
+                print(f"  - {problem.message}")
+        return 0 if report.ok else 1
+    if args.audit_command == "trace":
+        trace = store.trace(args.alert_id)
+        print(json.dumps(trace, indent=2, default=str))
+        return 0
+    filters = {"model": args.model, "since": args.since, "until": args.until, "limit": args.limit}
+    if args.audit_command == "alerts":
+        rows = store.alerts(partition=args.partition, severity=args.severity, **filters)
+        columns = ["id", "model", "partition", "severity", "family", "metric", "feature", "value", "baseline_version",
+                   "config_hash", "run_id"]
+    elif args.audit_command == "incidents":
+        rows = store.incidents(model=args.model, status=args.status, limit=args.limit)
+        columns = list(rows[0]) if rows else ["id"]
+    else:
+        rows = store.decisions(**filters)
+        columns = list(rows[0]) if rows else ["id"]
+    _print_rows(rows, args.json, columns)
+    return 0
+
+
 def cmd_bundle(args: argparse.Namespace) -> int:
     from drift_pipeline.lib.datasets import bundle
 
@@ -134,6 +220,46 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("partition")
     report.set_defaults(func=cmd_report)
 
+    compare = sub.add_parser("compare", help="compare two parquet/CSV files without Dagster")
+    compare.add_argument("--reference", required=True)
+    compare.add_argument("--current", required=True)
+    compare.add_argument("--schema", help="YAML schema (the schema: list of config/models/*.yaml)")
+    compare.add_argument("--json", help="write per-feature results as JSON")
+    compare.add_argument("--html", help="write a one-page HTML table")
+    compare.add_argument("--config", default=str(project.PROJECT_ROOT / "config"), help="folder with policy.yaml")
+    compare.set_defaults(func=cmd_compare)
+
+    bench = sub.add_parser("bench", help="benchmarks: speed/memory vs peers, or detection quality")
+    bench.add_argument("which", choices=["drift", "detection"])
+    bench.add_argument("--rows", type=int, default=1_000_000, help="rows per side (drift)")
+    bench.add_argument("--repeats", type=int, default=3)
+    bench.add_argument("--json", help="also write the results as JSON here")
+    bench.add_argument("--quick", action="store_true", help="detection: a few repetitions only (smoke run)")
+    bench.add_argument("--no-evidently", action="store_true", help="drift: skip the (slow) Evidently peer")
+    bench.add_argument("--quiet", action="store_true")
+    bench.set_defaults(func=cmd_bench)
+
+    audit = sub.add_parser("audit", help="read-only access to the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check the hash chain (edits, deletions, reordering, truncation)")
+    verify.add_argument("--expected-head", help="a head hash exported earlier (detects truncation)")
+    verify.add_argument("--json", action="store_true")
+    trace = audit_sub.add_parser("trace", help="an alert's lineage down to input files and config")
+    trace.add_argument("alert_id", type=int)
+    for name in ("alerts", "incidents", "decisions"):
+        listing = audit_sub.add_parser(name, help=f"list {name}")
+        listing.add_argument("--model")
+        listing.add_argument("--since", help="ISO date/time, inclusive")
+        listing.add_argument("--until", help="ISO date/time, exclusive")
+        listing.add_argument("--limit", type=int)
+        listing.add_argument("--json", action="store_true")
+        if name == "alerts":
+            listing.add_argument("--severity", choices=["INFO", "WARNING", "CRITICAL"])
+            listing.add_argument("--partition")
+        if name == "incidents":
+            listing.add_argument("--status")
+    audit.set_defaults(func=cmd_audit)
+
     bundle = sub.add_parser("bundle-data", help="rebuild data/ from the public datasets in shared/data")
     bundle.add_argument("--shared", default=str(project.PROJECT_ROOT.parent / "shared" / "data"))
     bundle.set_defaults(func=cmd_bundle)
@@ -145,6 +271,7 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from drift_pipeline.lib.sources import DataError
 
     errors: list[type[BaseException]] = [ConfigError, DataError, ValueError, FileNotFoundError, PermissionError]
+    # Every project error (AuditError, CompareError, DriftInputError) is a ValueError.
     return tuple(errors)
 
 

@@ -146,12 +146,12 @@ def run_backfill(
     from concurrent.futures import ProcessPoolExecutor
 
     began = time.perf_counter()
-    prepare_environment()
     configs = load_model_configs(project.PROJECT_ROOT / "config")
     names = models or list(configs)
     unknown = sorted(set(names) - set(configs))
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; configured: {sorted(configs)}")
+    prepare_environment()
     total = sum((b - a).days + 1 for n in names for a, b in month_chunks(configs[n], start, end))
     # The Dagster instance and audit store must exist before two processes race to create them.
     import dagster as dg
