@@ -12,6 +12,10 @@ number:
 - **composite** = Σ weight · family score with ``policy.composite.weights`` (they sum to 1);
   CRITICAL when it is above ``critical_above``, WARNING above ``warning_above``.
 
+A verdict marked not ``significant`` (its drift is inside sampling noise: the data-drift
+test after correction, or a fairness metric whose bootstrap interval contains its baseline)
+scores 0 and raises no alert, but is still shown with its value.
+
 A family with no evaluated metric today (explanation drift not scheduled, labels
 pending, …) contributes 0 and is listed as *not evaluated*; the weights are **not**
 renormalised over the evaluated families. The composite is therefore a lower bound on a
@@ -90,6 +94,8 @@ def model_health(verdicts: list[Verdict], policy: Policy, *, model: str | None =
             continue
         band = policy.band(verdict.family, verdict.metric, feature=verdict.feature, model=model)
         score = normalised_score(verdict.value, band)
+        if score is not None and not verdict.significant:
+            score = 0.0
         if score is None:
             continue
         best = scores[verdict.family]
@@ -165,13 +171,30 @@ def model_verdicts(
 def fairness_verdicts(drift_table: pd.DataFrame, policy: Policy, *, model: str | None = None) -> list[Verdict]:
     """Verdicts from :func:`drift_pipeline.lib.fairness.fairness_drift` (one per attribute × metric).
 
-    The protected attribute is recorded as the verdict's ``feature``.
+    The protected attribute is recorded as the verdict's ``feature``. When the table carries
+    bootstrap intervals (``ci_low``, ``ci_high``), a finding must be distinguishable from
+    noise to alert: a drift only when the baseline value lies outside the current interval,
+    and the disparate impact ratio is judged on the interval's upper end (the most
+    favourable plausible value). Otherwise the verdict is kept, INFO and not significant.
     """
-    return [
-        judge(policy, "fairness", row["policy_metric"], _none_if_missing(row["policy_value"]),
-              feature=row["attribute"], model=model)
-        for _, row in drift_table.iterrows()
-    ]
+    verdicts = []
+    for _, row in drift_table.iterrows():
+        verdict = judge(policy, "fairness", row["policy_metric"], _none_if_missing(row["policy_value"]),
+                        feature=row["attribute"], model=model)
+        low, high = (_none_if_missing(row.get(c)) for c in ("ci_low", "ci_high"))
+        if verdict.severity > Severity.INFO and low is not None and high is not None:
+            if row["policy_metric"] == "disparate_impact_ratio":
+                plausible = judge(policy, "fairness", "disparate_impact_ratio", high, feature=row["attribute"],
+                                  model=model).severity
+                significant = plausible > Severity.INFO
+                severity = min(verdict.severity, plausible)
+            else:
+                baseline = _none_if_missing(row.get("baseline_value"))
+                significant = baseline is None or not (low <= baseline <= high)
+                severity = verdict.severity if significant else Severity.INFO
+            verdict = dataclasses.replace(verdict, severity=severity, significant=significant)
+        verdicts.append(verdict)
+    return verdicts
 
 
 def explanation_verdicts(spearman: float | None, policy: Policy, *, model: str | None = None) -> list[Verdict]:
@@ -199,6 +222,8 @@ def data_verdicts(feature_table: pd.DataFrame, policy: Policy, *, model: str | N
             verdict = dataclasses.replace(
                 verdict, severity=Severity[severity] if isinstance(severity, str) else Severity(int(severity))
             )
+        if "significant" in feature_table.columns and not _is_missing(row["significant"]):
+            verdict = dataclasses.replace(verdict, significant=bool(row["significant"]))
         verdicts.append(verdict)
     return verdicts
 

@@ -54,6 +54,9 @@ class Verdict:
     band: str
     rule: str
     feature: str | None = None
+    # False when the value is not distinguishable from sampling noise (a test or a confidence
+    # interval says so): it is then reported but neither alerts nor counts in the composite.
+    significant: bool = True
 
 
 def judge(

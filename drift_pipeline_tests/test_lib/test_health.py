@@ -194,3 +194,24 @@ def test_data_verdicts_keep_the_gated_severity(policy):
     assert verdict.severity == I  # the drift table's gate (e.g. insignificant) decided
     assert verdict.band == "WARNING >= 0.1, CRITICAL >= 0.25"
     assert model_health([verdict], policy).family_scores["data"] == 1.0
+
+
+def test_fairness_findings_inside_noise_do_not_alert_or_score():
+    policy = load_policy(CONFIG)
+    table = pd.DataFrame({
+        "attribute": ["race", "race", "sex", "sex"],
+        "policy_metric": ["demographic_parity_drift", "equal_opportunity_drift", "disparate_impact_ratio",
+                          "disparate_impact_ratio"],
+        "policy_value": [0.15, 0.15, 0.70, 0.70],
+        "baseline_value": [0.20, 0.10, 0.75, 0.75],
+        # DP: baseline 0.20 inside [0.1, 0.3] -> noise; EO: 0.10 outside [0.18, 0.4] -> real;
+        # DI: upper end 0.95 is healthy -> noise; upper end 0.78 is still CRITICAL -> real.
+        "ci_low": [0.10, 0.18, 0.55, 0.60],
+        "ci_high": [0.30, 0.40, 0.95, 0.78],
+    })
+    verdicts = fairness_verdicts(table, policy, model="compas")
+    assert [(v.severity.name, v.significant) for v in verdicts] == [
+        ("INFO", False), ("CRITICAL", True), ("INFO", False), ("CRITICAL", True)]
+    assert [v.value for v in verdicts] == [0.15, 0.15, 0.70, 0.70]  # values are reported as measured
+    summary = model_health(verdicts[:1] + verdicts[2:3], policy, model="compas")
+    assert summary.family_scores["fairness"] == 0.0 and summary.alerts == []
