@@ -80,7 +80,7 @@ def _backfill_model(name: str, start: dt.date | None, end: dt.date | None, queue
 
     prepare_environment()
     warnings.filterwarnings("ignore")
-    logging.getLogger("dagster").setLevel(logging.ERROR)
+    logging.disable(logging.WARNING)  # the summary table is the interface, not Dagster's log lines
     config = load_model_configs(project.PROJECT_ROOT / "config")[name]
     chunks = list(month_chunks(config, start, end))
     definitions = lazy_defs()

@@ -140,20 +140,43 @@ class RenderDecision:
     reason: str
 
 
-def should_render(policy: Policy, alerts: dict, *, force: bool, latest: bool) -> RenderDecision:
-    """Render policy (``policy.reports.render``): partitions that alert, plus the latest one."""
+_RANK = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
+
+
+def alert_onsets(alerts: dict, previous: dict | None) -> list[str]:
+    """Alerts of this partition that are new or more severe than on the previous partition."""
+    before = {(a["family"], a["metric"], a.get("feature") or ""): a["severity"] for a in (previous or {}).get("alerts", [])}
+    onsets = []
+    for a in alerts.get("alerts", []):
+        key = (a["family"], a["metric"], a.get("feature") or "")
+        if _RANK[a["severity"]] > _RANK.get(before.get(key, "INFO"), 0):
+            onsets.append(f"{a['severity']} {a['family']}.{a['metric']}" + (f"({key[2]})" if key[2] else ""))
+    return onsets
+
+
+def should_render(policy: Policy, alerts: dict, previous: dict | None, *, force: bool, latest: bool) -> RenderDecision:
+    """Render policy (``policy.reports.render``).
+
+    ``alerting_and_latest`` renders a partition when an alert starts or escalates there (a
+    finding new or more severe than on the previous partition), and the latest partition
+    of a run; a condition that persists day after day keeps the report of its onset.
+    ``all`` renders every partition, ``none`` none; every report is also available on demand.
+    """
     mode = "all" if force else policy.reports.get("render", "alerting_and_latest")
-    severities = {a["severity"] for a in alerts.get("alerts", [])}
     if alerts.get("status") not in (None, "ok"):
         return RenderDecision(False, "validation blocked this partition: there is no valid batch to compare")
     if mode == "all":
         return RenderDecision(True, "rendering forced" if force else "policy renders every partition")
     if mode == "none":
         return RenderDecision(False, "policy renders no reports")
-    if severities & {"WARNING", "CRITICAL"}:
-        return RenderDecision(True, "partition alerts (" + ", ".join(sorted(severities)) + ")")
+    onsets = alert_onsets(alerts, previous)
+    if onsets:
+        shown = ", ".join(onsets[:4]) + (f" and {len(onsets) - 4} more" if len(onsets) > 4 else "")
+        return RenderDecision(True, f"alert onset: {shown}")
     if latest:
         return RenderDecision(True, "latest partition of the run")
+    if alerts.get("alerts"):
+        return RenderDecision(False, "alerts unchanged since the previous partition")
     return RenderDecision(False, "no alerts")
 
 

@@ -56,15 +56,16 @@ def test_alerts_carry_full_lineage(harness):
     assert {a["partition"] for a in alerts} <= {"2013-07-01", "2013-07-02", "2013-07-03"}
 
 
-def test_reports_exist_for_alerting_partitions_and_the_latest(harness):
+def test_reports_exist_where_alerts_start_and_for_the_latest(harness):
     reports = harness.materializations("flights", "drift_report")
-    alerting = {a["partition"] for a in harness.audit.alerts(model="flights")}
-    for key, meta in reports.items():
-        if key in alerting or key == "2013-07-03":
-            assert meta["report"].startswith("file://"), meta
-            assert (harness.var / "reports" / "flights" / key / "evidently.html").exists()
-        else:
-            assert "not rendered" in meta["report"]
+    rendered = {k for k, meta in reports.items() if str(meta["report"]).startswith("file://")}
+    assert "2013-07-03" in rendered  # the latest partition of the run
+    first = harness.results.read_json("flights", "drift_alerts", "2013-07-01")
+    assert ("2013-07-01" in rendered) == bool(first["alerts"])  # no earlier partition: every alert is an onset
+    for key in rendered:
+        assert (harness.var / "reports" / "flights" / key / "evidently.html").exists()
+    for key in set(reports) - rendered:
+        assert "not rendered" in reports[key]["report"] and "drift-pipeline report flights" in reports[key]["report"]
 
 
 def test_rerunning_a_partition_adds_no_duplicate_alerts(harness):

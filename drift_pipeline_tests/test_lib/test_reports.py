@@ -44,3 +44,25 @@ def test_sampling_is_seeded_and_printed(tmp_path):
     html = (tmp_path / "m" / "s.html").read_text()
     assert "seeded sample (seed 7, at most 500 rows per side" in html
     assert "authoritative drift statistics" in html
+
+
+def _alerts(*items):
+    return {"status": "ok", "alerts": [{"family": f, "metric": m, "feature": x, "severity": s} for f, m, x, s in items]}
+
+
+def test_render_policy_onsets_escalations_latest_and_blocked():
+    from drift_pipeline.lib.config import load_policy
+    from drift_pipeline.lib.project import PROJECT_ROOT
+    from drift_pipeline.lib.reports import should_render
+
+    policy = load_policy(PROJECT_ROOT / "config")
+    warn = _alerts(("data", "psi", "temp", "WARNING"))
+    crit = _alerts(("data", "psi", "temp", "CRITICAL"))
+    assert should_render(policy, warn, None, force=False, latest=False).yes  # onset
+    assert not should_render(policy, warn, warn, force=False, latest=False).yes  # persists
+    assert should_render(policy, crit, warn, force=False, latest=False).reason.startswith("alert onset: CRITICAL")
+    assert not should_render(policy, warn, crit, force=False, latest=False).yes  # de-escalation
+    assert should_render(policy, _alerts(), None, force=False, latest=True).yes
+    assert should_render(policy, _alerts(), None, force=True, latest=False).yes
+    blocked = {"status": "blocked", "alerts": []}
+    assert not should_render(policy, blocked, None, force=True, latest=True).yes

@@ -1,5 +1,7 @@
 """Per-model reporting assets: the Evidently HTML drift report of each partition."""
 
+import datetime as dt
+
 
 from typing import Literal
 
@@ -13,7 +15,7 @@ from drift_pipeline.lib.reports import render_partition_report, should_render
 
 
 class DriftReportConfig(dg.Config):
-    """Launchpad knob: ``policy`` renders partitions that alert plus the latest one; ``always`` renders all."""
+    """Launchpad knob: ``policy`` renders where alerts start or escalate, plus the latest; ``always`` renders all."""
 
     render: Literal["policy", "always"] = "policy"
 
@@ -32,14 +34,18 @@ def build_reporting_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
         results: Results,
         audit_trail: AuditTrail,
     ) -> dg.MaterializeResult:
-        """The Evidently HTML drift report of each partition that alerts (plus the latest), linked here."""
+        """The Evidently HTML drift report of partitions where an alert starts or escalates (plus the latest), linked here."""
         cfg = monitoring_config.model(name)
         policy = monitoring_config.policy()
         store = results.store()
         keys = context.partition_keys
         for key in keys:
             alerts = store.read_json(name, "drift_alerts", key)
-            render = should_render(policy, alerts, force=config.render == "always", latest=key == keys[-1])
+            previous_key = (dt.date.fromisoformat(key) - dt.timedelta(days=1)).isoformat()
+            previous = (store.read_json(name, "drift_alerts", previous_key)
+                        if store.exists(name, "drift_alerts", previous_key, "json") else None)
+            render = should_render(policy, alerts, previous, force=config.render == "always",
+                                   latest=key == keys[-1])
             if not render.yes:
                 context.add_asset_metadata({
                     "report": f"not rendered ({render.reason}); render on demand with "
