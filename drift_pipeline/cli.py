@@ -260,9 +260,13 @@ def build_parser() -> argparse.ArgumentParser:
             listing.add_argument("--status")
     audit.set_defaults(func=cmd_audit)
 
+    __import__("drift_pipeline.lib.decision_seed", fromlist=["register"]).register(sub)  # decisions seed
+
     bundle = sub.add_parser("bundle-data", help="rebuild data/ from the public datasets in shared/data")
     bundle.add_argument("--shared", default=str(project.PROJECT_ROOT.parent / "shared" / "data"))
     bundle.set_defaults(func=cmd_bundle)
+    from drift_pipeline import commands_ops
+    commands_ops.register(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Automation (SPEC §5–6): schedules, sensors, notifications, baseline and retention jobs."""
