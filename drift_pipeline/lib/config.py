@@ -332,6 +332,33 @@ class ExplanationSettings(_Strict):
     sample_size: int = Field(ge=10)
 
 
+class PrivacySettings(_Strict):
+    """PII redaction before decisions are stored or rendered (SPEC §8); see ``lib/privacy.py``.
+
+    The built-in deny terms (email, phone, name, ssn, national id, card number, password,
+    token, address, dob) always apply; ``deny`` adds terms, ``allow`` exempts exact column
+    names from name-based redaction (value patterns still apply to them).
+    """
+
+    deny: list[str] = Field(default_factory=list)
+    allow: list[str] = Field(default_factory=list)
+    value_patterns: list[Literal["email", "phone", "card_number"]] = Field(
+        default_factory=lambda: ["email", "phone", "card_number"])
+    hash_key_env: str = "DRIFT_PIPELINE_DECISION_HASH_KEY"
+
+
+class DecisionStreamSettings(_Strict):
+    """Decision-stream checks of SPEC §7 (a window versus the model's reference window)."""
+
+    max_category_share_change: float = Field(default=0.20, gt=0, le=1)
+    max_entity_share: float = Field(default=0.30, gt=0, le=1)
+    max_mean_confidence_change: float = Field(default=0.10, gt=0, le=1)
+    volume_ratio_high: float = Field(default=2.0, gt=1)
+    volume_ratio_low: float = Field(default=0.3, gt=0, lt=1)
+    min_decisions: int = Field(default=30, ge=1)
+    severity: Literal["WARNING", "CRITICAL"] = "WARNING"
+
+
 class Policy(_Strict):
     """The monitoring policy (``config/policy.yaml``)."""
 
@@ -345,6 +372,8 @@ class Policy(_Strict):
     reports: dict[str, Any] = Field(default_factory=dict)
     cadence: dict[RiskLevel, dict[Family, Cadence]]
     retention_days: dict[str, int | None] = Field(default_factory=dict)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    decision_stream: DecisionStreamSettings = Field(default_factory=DecisionStreamSettings)
 
     def band(self, family: str, metric: str, *, feature: str | None = None, model: str | None = None) -> Band:
         """The band for ``metric``, with the most specific matching override applied."""
