@@ -64,6 +64,10 @@ def load_source(config: ModelConfig, root: Path, *, partition: str | None = None
 
     Only declared source columns (and those the filters and prediction rule need) are kept.
     """
+    if config.source.kind == "decision_log":  # recorded decisions in the audit store
+        from drift_pipeline.lib.decision_source import load_decision_log
+
+        return load_decision_log(config, partition=partition)
     path = source_path(config, root)
     where = _where(config, partition)
     if config.source.kind != "file":
