@@ -73,10 +73,16 @@ def build_monitoring_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
             profile_fingerprint=profile.fingerprint, created_by=f"dagster run {context.run_id}",
             reason="reference window of config/models/" + name + ".yaml", activate=True,
         )
-        store.write_json(name, "reference_profile", None,
-                         {"version": version, "fingerprint": profile.fingerprint, "directory": str(directory)})
+        active = audit.active_baseline(name)
+        if active is None or active["version"] == version:
+            store.write_json(name, "reference_profile", None,
+                             {"version": version, "fingerprint": profile.fingerprint, "directory": str(directory)})
+        else:
+            # A later baseline (e.g. a reset) is active: drift assets keep using it.
+            context.log.info(f"baseline {version} recorded; {active['version']} stays active")
         return dg.MaterializeResult(metadata={
             "baseline_version": version,
+            "active_baseline": active["version"] if active else version,
             "profile_fingerprint": profile.fingerprint[:16],
             "reference_rows": dg.MetadataValue.int(len(reference)),
             "features": dg.MetadataValue.int(len(cfg.monitored_columns)),

@@ -26,24 +26,34 @@ FAMILIES = ("data", "fairness", "model", "explanation")
 CHECK_SEVERITY = {"WARNING": dg.AssetCheckSeverity.WARN, "CRITICAL": dg.AssetCheckSeverity.ERROR}
 
 
+def _optional(store: ResultStore, model: str, asset: str, key: str) -> dict:
+    """A family's stored result, or ``{}`` when that family was not run for the partition."""
+    return store.read_json(model, asset, key) if store.exists(model, asset, key, "json") else {}
+
+
 def _verdicts(config: ModelConfig, policy: Policy, store: ResultStore, key: str) -> list[Verdict] | None:
-    """Every family's verdicts for one partition; None when validation blocked the partition."""
+    """Every evaluated family's verdicts for one partition; None when validation blocked it.
+
+    A family whose asset was not run for this partition (a schedule that targets only the
+    families due today) is simply not evaluated.
+    """
     name = config.name
     if store.read_json(name, "feature_drift", key)["status"] != "ok":
         return None
     verdicts = data_verdicts(store.read_frame(name, "feature_drift", key), policy, model=name)
-    performance = store.read_json(name, "model_performance", key)
-    verdicts += model_verdicts(
-        policy, model=name,
-        accuracy_drop=performance.get("accuracy_drop"),
-        prediction_distribution_shift=performance.get("prediction_distribution_shift"),
-        output_entropy_change=performance.get("output_entropy_change"),
-    )
+    performance = _optional(store, name, "model_performance", key)
+    if performance.get("status") not in (None, "blocked"):
+        verdicts += model_verdicts(
+            policy, model=name,
+            accuracy_drop=performance.get("accuracy_drop"),
+            prediction_distribution_shift=performance.get("prediction_distribution_shift"),
+            output_entropy_change=performance.get("output_entropy_change"),
+        )
     if config.protected_columns:
-        fairness = store.read_json(name, "fairness_metrics", key)
+        fairness = _optional(store, name, "fairness_metrics", key)
         if fairness.get("status") == "ok":
             verdicts += fairness_verdicts(pd.DataFrame(fairness["drift"]), policy, model=name)
-    explanation = store.read_json(name, "explanation_drift", key)
+    explanation = _optional(store, name, "explanation_drift", key)
     if explanation.get("status") == "ok":
         verdicts += explanation_verdicts(explanation.get("spearman"), policy, model=name)
     return verdicts
