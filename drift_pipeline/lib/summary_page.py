@@ -190,8 +190,8 @@ def render_summary_html(record: dict, *, plots: list[str] = ()) -> str:
     composite = record["composite"]
     thresholds = record["thresholds"]
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(model)} {e(partition)}: {e(severity)}</title>"
-        f"<style>{CSS}</style></head><body>",
+        (f"<!doctype html><html><head><meta charset='utf-8'><title>{e(model)} {e(partition)}: {e(severity)}"
+         f"</title><style>{CSS}</style></head><body>"),
         f"<p class='muted'><a href='../../{INDEX_FILE}'>all models and partitions</a></p>",
         f"<h1>{e(model)} · partition {e(partition)}</h1>",
         f"<p><span class='badge' id='severity' style='color:{colour};background:{background}'>{e(severity)}</span>"
@@ -257,8 +257,8 @@ def write_partition_summary(store: ResultStore, config: ModelConfig, policy: Pol
 def render_index(models: dict[str, list[dict]], plots: dict[str, list[str]]) -> str:
     """The reports index: per model, its plots and every summarised partition (newest first)."""
     e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>drift_pipeline reports</title>"
-             f"<style>{CSS}</style></head><body><h1>drift_pipeline reports</h1>"]
+    parts = [(f"<!doctype html><html><head><meta charset='utf-8'><title>drift_pipeline reports</title>"
+              f"<style>{CSS}</style></head><body><h1>drift_pipeline reports</h1>")]
     for model, records in models.items():
         counts = {s: sum(r["severity"] == s for r in records) for s in ("CRITICAL", "WARNING", "INFO")}
         parts.append(f"<h2 id='{e(model)}'>{e(model)}</h2><p>{len(records)} partitions: "
