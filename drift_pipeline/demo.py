@@ -64,6 +64,21 @@ def _failure_message(result) -> str:
     return "run failed"
 
 
+def _exit_with_parent() -> None:
+    """A worker whose parent is gone (Ctrl-C, a killed terminal) stops instead of running on."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(130)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
@@ -75,10 +90,12 @@ def _backfill_model(name: str, start: dt.date | None, end: dt.date | None, queue
     import dagster as dg
 
     from drift_pipeline.defs.jobs import baseline_job_name, monitoring_job_name
+    from drift_pipeline.defs.reporting.plots import plots_job_name
     from drift_pipeline.definitions import defs as lazy_defs
     from drift_pipeline.lib.results import ResultStore
 
     prepare_environment()
+    _exit_with_parent()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)  # the summary table is the interface, not Dagster's log lines
     config = load_model_configs(project.PROJECT_ROOT / "config")[name]
@@ -116,6 +133,12 @@ def _backfill_model(name: str, start: dt.date | None, end: dt.date | None, queue
             else:
                 outcome.failed_runs.append(f"{first} .. {last}: {_failure_message(result)}")
             report(f"{first:%Y-%m}", days)
+        report("plots", 0)
+        plots = definitions.resolve_job_def(plots_job_name(name)).execute_in_process(
+            instance=instance, raise_on_error=False, tags=tags, run_config=QUIET_LOGS)
+        outcome.runs += 1
+        if not plots.success:
+            outcome.failed_runs.append(f"plots: {_failure_message(plots)}")
         outcome.alerts = audit.counts_by_severity(model=name)
         outcome.new_alerts = sum(outcome.alerts.values()) - sum(before.values())
     store = ResultStore(project.var_dir() / "results")
@@ -161,6 +184,13 @@ def run_backfill(
     lazy_defs().resources["audit_trail"].store()
     with dg.DagsterInstance.get():
         pass
+    for name in names:
+        if configs[name].source.kind == "decision_log":
+            from drift_pipeline.lib.decision_seed import seed_decision_log
+
+            if progress:
+                progress(f"{name}: seeding decision log", 0, total)
+            seed_decision_log(name)  # idempotent: replays the bundled data through the decorated scorer
     context = mp.get_context("spawn")
     manager = context.Manager()
     messages = manager.Queue()

@@ -16,6 +16,7 @@ from drift_pipeline.defs.monitoring.assets import build_monitoring_assets
 from drift_pipeline.defs.monitoring.health import build_health_assets, build_health_checks
 from drift_pipeline.defs.monitoring.signals import build_signal_assets
 from drift_pipeline.defs.reporting.assets import build_reporting_assets
+from drift_pipeline.defs.reporting.summary import build_summary_assets
 from drift_pipeline.defs.resources import AuditTrail, MonitoringConfig, ProductionData, Results
 from drift_pipeline.lib import project
 from drift_pipeline.lib.config import ModelConfig, load_model_configs
@@ -24,7 +25,7 @@ from drift_pipeline.lib.config import ModelConfig, load_model_configs
 def model_definitions(config: ModelConfig) -> dg.Definitions:
     """Assets, checks and jobs of one model."""
     assets = (build_ingestion_assets(config) + build_monitoring_assets(config) + build_signal_assets(config)
-              + build_health_assets(config) + build_reporting_assets(config))
+              + build_health_assets(config) + build_reporting_assets(config) + build_summary_assets(config))
     partitioned = [key for a in assets if a.partitions_def is not None for key in a.keys]
     return dg.Definitions(assets=assets, asset_checks=[build_batch_checks(config), build_health_checks(config)],
                           jobs=model_jobs(config, partitioned))

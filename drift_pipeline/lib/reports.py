@@ -143,9 +143,15 @@ class RenderDecision:
 _RANK = {"INFO": 0, "WARNING": 1, "CRITICAL": 2}
 
 
-def alert_onsets(alerts: dict, previous: dict | None) -> list[str]:
-    """Alerts of this partition that are new or more severe than on the previous partition."""
-    before = {(a["family"], a["metric"], a.get("feature") or ""): a["severity"] for a in (previous or {}).get("alerts", [])}
+def alert_onsets(alerts: dict, previous: list[dict] | dict | None) -> list[str]:
+    """Alerts of this partition more severe than any of the same finding on the previous partitions."""
+    history = [previous] if isinstance(previous, dict) else (previous or [])
+    before: dict[tuple, str] = {}
+    for earlier in history:
+        for a in earlier.get("alerts", []):
+            key = (a["family"], a["metric"], a.get("feature") or "")
+            if _RANK[a["severity"]] > _RANK.get(before.get(key, "INFO"), 0):
+                before[key] = a["severity"]
     onsets = []
     for a in alerts.get("alerts", []):
         key = (a["family"], a["metric"], a.get("feature") or "")
@@ -154,12 +160,15 @@ def alert_onsets(alerts: dict, previous: dict | None) -> list[str]:
     return onsets
 
 
-def should_render(policy: Policy, alerts: dict, previous: dict | None, *, force: bool, latest: bool) -> RenderDecision:
+def should_render(
+    policy: Policy, alerts: dict, previous: list[dict] | dict | None, *, force: bool, latest: bool
+) -> RenderDecision:
     """Render policy (``policy.reports.render``).
 
     ``alerting_and_latest`` renders a partition when an alert starts or escalates there (a
-    finding new or more severe than on the previous partition), and the latest partition
-    of a run; a condition that persists day after day keeps the report of its onset.
+    finding more severe than on any of the previous ``reports.onset_lookback_days``
+    partitions), and the latest partition of a run; a condition that persists, or comes
+    and goes within the lookback, keeps the report of its onset.
     ``all`` renders every partition, ``none`` none; every report is also available on demand.
     """
     mode = "all" if force else policy.reports.get("render", "alerting_and_latest")
@@ -176,7 +185,7 @@ def should_render(policy: Policy, alerts: dict, previous: dict | None, *, force:
     if latest:
         return RenderDecision(True, "latest partition of the run")
     if alerts.get("alerts"):
-        return RenderDecision(False, "alerts unchanged since the previous partition")
+        return RenderDecision(False, "alerts already reported in the previous days (see the onset's report)")
     return RenderDecision(False, "no alerts")
 
 

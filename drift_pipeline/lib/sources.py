@@ -154,7 +154,7 @@ def coerce_to_schema(frame: pd.DataFrame, config: ModelConfig, *, partition: str
 def _as_boolean(column: pd.Series, name: str, where: str) -> pd.Series:
     if pd.api.types.is_bool_dtype(column.dtype):
         return column.astype("boolean")
-    mapping = {1: True, 0: False, 1.0: True, 0.0: False, "1": True, "0": False, "true": True, "false": False,
+    mapping = {1: True, 0: False, "1": True, "0": False, "true": True, "false": False,  # 1.0 == 1 as a key
                "True": True, "False": False}
     mapped = column.map(lambda v: mapping.get(v, "bad") if pd.notna(v) else pd.NA)
     bad = mapped.eq("bad")

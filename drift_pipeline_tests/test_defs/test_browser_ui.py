@@ -23,7 +23,6 @@ import pytest
 from drift_pipeline.defs.jobs import baseline_job_name
 from drift_pipeline.defs.models import build_definitions
 from drift_pipeline.defs.reporting.plots import plot_definitions, plots_job_name
-from drift_pipeline.defs.reporting.summary import summary_definitions
 from drift_pipeline.lib.project import PROJECT_ROOT
 from drift_pipeline.lib.results import ResultStore
 
@@ -87,8 +86,7 @@ def webserver(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DRIFT_PIPELINE_VAR", str(var))
     definitions = dg.Definitions.merge(build_definitions(config_dir=PROJECT_ROOT / "config", var=var),
-                                       plot_definitions(PROJECT_ROOT / "config"),
-                                       summary_definitions(PROJECT_ROOT / "config"))
+                                       plot_definitions(PROJECT_ROOT / "config"))
     instance = dg.DagsterInstance.from_config(str(home))
     assert definitions.resolve_job_def(baseline_job_name(MODEL)).execute_in_process(instance=instance).success
     port = _free_port()

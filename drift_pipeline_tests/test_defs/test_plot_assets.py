@@ -6,8 +6,6 @@ import dagster as dg
 import pytest
 
 from drift_pipeline.defs.reporting.plots import plot_definitions, plots_job_name
-from drift_pipeline.defs.reporting.summary import summary_definitions
-from drift_pipeline.demo import RANGE_END_TAG, RANGE_START_TAG
 from drift_pipeline.lib.project import PROJECT_ROOT
 from drift_pipeline_tests.test_defs.harness import Harness
 from drift_pipeline_tests.test_lib.test_summary_page import links_of
@@ -20,14 +18,9 @@ def harness(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("plots")
     with dg.DagsterInstance.ephemeral() as instance:
         h = Harness(var=tmp / "var", instance=instance)
-        h.definitions = dg.Definitions.merge(h.definitions, plot_definitions(PROJECT_ROOT / "config"),
-                                             summary_definitions(PROJECT_ROOT / "config"))
+        h.definitions = dg.Definitions.merge(h.definitions, plot_definitions(PROJECT_ROOT / "config"))
         assert h.baseline("compas").success
-        assert h.partitions("compas", *KEYS).success
-        summaries = dg.define_asset_job("summaries", selection=[dg.AssetKey(["compas", "partition_summary"])])
-        job = dg.Definitions.merge(h.definitions, dg.Definitions(jobs=[summaries])).resolve_job_def("summaries")
-        assert job.execute_in_process(instance=instance, tags={RANGE_START_TAG: KEYS[0], RANGE_END_TAG: KEYS[1]},
-                                      raise_on_error=False).success
+        assert h.partitions("compas", *KEYS).success  # the monitoring job includes partition_summary
         assert h.definitions.resolve_job_def(plots_job_name("compas")).execute_in_process(instance=instance).success
         yield h
 

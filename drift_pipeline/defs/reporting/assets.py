@@ -39,11 +39,13 @@ def build_reporting_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
         policy = monitoring_config.policy()
         store = results.store()
         keys = context.partition_keys
+        lookback = int(policy.reports.get("onset_lookback_days", 1))
         for key in keys:
             alerts = store.read_json(name, "drift_alerts", key)
-            previous_key = (dt.date.fromisoformat(key) - dt.timedelta(days=1)).isoformat()
-            previous = (store.read_json(name, "drift_alerts", previous_key)
-                        if store.exists(name, "drift_alerts", previous_key, "json") else None)
+            day = dt.date.fromisoformat(key)
+            earlier = [(day - dt.timedelta(days=d)).isoformat() for d in range(1, lookback + 1)]
+            previous = [store.read_json(name, "drift_alerts", k) for k in earlier
+                        if store.exists(name, "drift_alerts", k, "json")]
             render = should_render(policy, alerts, previous, force=config.render == "always",
                                    latest=key == keys[-1])
             if not render.yes:

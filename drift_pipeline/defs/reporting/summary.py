@@ -8,7 +8,7 @@ from drift_pipeline.defs.ingestion.assets import asset_key
 from drift_pipeline.defs.partitions import daily_partitions
 from drift_pipeline.defs.resources import MonitoringConfig, Results
 from drift_pipeline.lib import project
-from drift_pipeline.lib.config import ModelConfig, load_model_configs
+from drift_pipeline.lib.config import ModelConfig
 from drift_pipeline.lib.summary_page import (
     INDEX_FILE,
     existing_plots,
@@ -46,13 +46,3 @@ def build_summary_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
         return dg.MaterializeResult()
 
     return [partition_summary]
-
-
-def summary_definitions(config_dir: Path) -> dg.Definitions:
-    """Every model's ``partition_summary`` asset."""
-    return dg.Definitions(assets=[a for c in load_model_configs(config_dir).values() for a in build_summary_assets(c)])
-
-
-@dg.definitions
-def partition_summaries() -> dg.Definitions:
-    return summary_definitions(project.PROJECT_ROOT / "config")
