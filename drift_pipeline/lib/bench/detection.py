@@ -672,7 +672,10 @@ def detection_markdown(out: dict[str, Any], scenarios: list[data.Scenario], mate
             rows,
         ),
         "",
-        f"### Power: rate of batches with at least one alert (ours / Evidently; {reps_o} / {reps_e} repetitions per cell)",
+        (
+            f"### Power: rate of batches with at least one alert (ours / Evidently; {_reps_text(reps_o)} / "
+            f"{_reps_text(reps_e)} repetitions per cell)"
+        ),
         "",
         table(["scenario", *(f"{n:,} rows" for n in sizes)], power_rows),
         "",
@@ -688,6 +691,26 @@ def detection_markdown(out: dict[str, Any], scenarios: list[data.Scenario], mate
             f"dataset drift {_fmt_rate(m_e, 'dataset_drift')}"
         ),
         "",
+        "Reading the tables (facts of the two designs, not of this run):",
+        "",
+        (
+            "- Ours alerts on a value shift only when the test is significant after the family correction *and* an "
+            "effect size reaches its WARNING band (normalised Wasserstein ≥ 0.15, PSI ≥ 0.10, JS distance ≥ 0.10); a "
+            "null-rate rise must reach 5 points. Shifts below every band — mean +0.05σ and +0.1σ (normalised "
+            "Wasserstein ≈ 0.05 and 0.1), category TV 0.05 (PSI ≈ 0.03) — are immaterial by policy, so their rate "
+            "falls to 0 as batches grow; the non-zero rates at middle sizes are sampling noise pushing the estimated "
+            "effect over a band while the shift is also significant."
+        ),
+        (
+            "- The missing-value scenario raises the null rate by exactly the WARNING band (5 points), so whether a "
+            "batch alerts depends on which side of 0.05 its observed rise (against the realised reference rate) falls."
+        ),
+        (
+            "- Evidently's defaults drop nulls before testing values, so a rise in missing values alone is invisible "
+            "to them; their Wasserstein and JS cut-offs (0.1) have no sample-size allowance, so small batches cross "
+            "them from noise alone."
+        ),
+        "",
         "Checks:",
         "",
     ]
@@ -696,6 +719,10 @@ def detection_markdown(out: dict[str, Any], scenarios: list[data.Scenario], mate
             f"- **{verdict(c['pass'])}** — {c['name']}: {c['value']:.4f} ± {c['se']:.4f} (target {c['target']})"
         )
     return "\n".join(parts) + "\n"
+
+
+def _reps_text(reps: list[int]) -> str:
+    return " or ".join(str(r) for r in sorted(reps, reverse=True)) or "0"
 
 
 def _permutation_note(out: dict[str, Any]) -> str:
