@@ -45,6 +45,12 @@ def month_chunks(config: ModelConfig, start: dt.date | None = None, end: dt.date
         day = chunk_end + dt.timedelta(days=1)
 
 
+def _estimated_cost(config: ModelConfig) -> int:
+    """Rough relative cost of a model's backfill, to start the longest first."""
+    days = (config.partitioning.end - config.partitioning.start).days + 1
+    return days * len(config.monitored_columns)
+
+
 def prepare_environment() -> Path:
     """Run from the project root with the instance of ``dagster.yaml`` (or the PostgreSQL one)."""
     os.chdir(project.PROJECT_ROOT)
@@ -55,12 +61,17 @@ def prepare_environment() -> Path:
 
 
 def _failure_message(result) -> str:
+    """The first failed step and its innermost error message (never a stack trace)."""
     for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.user_failure_data:
-            return event.step_failure_data.user_failure_data.description or event.message
-        if event.is_step_failure:
-            error = event.step_failure_data.error if event.step_failure_data else None
-            return (error.message.strip() if error else event.message) or "step failed"
+        if not event.is_step_failure:
+            continue
+        data = event.step_failure_data
+        if data and data.user_failure_data and data.user_failure_data.description:
+            return f"{event.step_key}: {data.user_failure_data.description}"
+        error = data.error if data else None
+        while error is not None and error.cause is not None:
+            error = error.cause
+        return f"{event.step_key}: {error.message.strip() if error else event.message}"
     return "run failed"
 
 
@@ -77,6 +88,27 @@ def _exit_with_parent() -> None:
                 os._exit(130)
 
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def _sqlite_normal_sync() -> None:
+    """SQLite commits without an fsync each (``synchronous=NORMAL``; Dagster already uses WAL).
+
+    With WAL this cannot corrupt a database; a power cut may lose the last transactions,
+    which a rerun of the idempotent backfill restores. It roughly halves the cost of the
+    ~20,000 event-log writes of a full backfill. Production runs on PostgreSQL.
+    """
+    import sqlite3
+
+    import sqlalchemy
+    from sqlalchemy.engine import Engine
+
+    def on_connect(connection, _record) -> None:
+        if isinstance(connection, sqlite3.Connection):
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    sqlalchemy.event.listen(Engine, "connect", on_connect)  # once per worker process
 
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -96,6 +128,7 @@ def _backfill_model(name: str, start: dt.date | None, end: dt.date | None, queue
 
     prepare_environment()
     _exit_with_parent()
+    _sqlite_normal_sync()
     warnings.filterwarnings("ignore")
     logging.disable(logging.WARNING)  # the summary table is the interface, not Dagster's log lines
     config = load_model_configs(project.PROJECT_ROOT / "config")[name]
@@ -170,7 +203,7 @@ def run_backfill(
 
     began = time.perf_counter()
     configs = load_model_configs(project.PROJECT_ROOT / "config")
-    names = models or list(configs)
+    names = models or sorted(configs, key=lambda n: -_estimated_cost(configs[n]))
     unknown = sorted(set(names) - set(configs))
     if unknown:
         raise ValueError(f"unknown model(s) {unknown}; configured: {sorted(configs)}")

@@ -89,6 +89,11 @@ def render_evidently_report(
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
+    # Evidently refuses a column with no value on either side (e.g. weather missing for a
+    # day); those are left out of its page and named on it. Our statistics still cover them.
+    empty = [c for c in numeric + categorical if reference[c].notna().sum() == 0 or current[c].notna().sum() == 0]
+    numeric = [c for c in numeric if c not in empty]
+    categorical = [c for c in categorical if c not in empty]
     columns = numeric + categorical
     ref, ref_sampled = sample_rows(reference[columns], max_rows, seed)
     cur, cur_sampled = sample_rows(current[columns], max_rows, seed)
@@ -114,6 +119,8 @@ def render_evidently_report(
         if ref_sampled or cur_sampled
         else f"Evidently ran on all rows (reference {len(reference):,}, current {len(current):,})."
     )
+    if empty:
+        sampling += f" Not shown (no values on one side): {', '.join(empty)}."
     banner = (
         f'<div style="font-family:sans-serif;padding:8px 16px;background:#f4f6f8;border-bottom:1px solid #ccd">'
         f"<b>{title}</b><br>{sampling} The authoritative drift statistics and severities are drift_pipeline's "

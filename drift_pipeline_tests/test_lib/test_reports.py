@@ -66,3 +66,12 @@ def test_render_policy_onsets_escalations_latest_and_blocked():
     assert should_render(policy, _alerts(), None, force=True, latest=False).yes
     blocked = {"status": "blocked", "alerts": []}
     assert not should_render(policy, blocked, None, force=True, latest=True).yes
+
+
+def test_a_column_empty_on_one_side_is_named_not_fatal(tmp_path):
+    ref, cur = _frames()
+    cur = cur.assign(a=np.nan)  # e.g. the weather feed missing for a whole day
+    result = render_evidently_report(ref, cur, numeric=["a"], categorical=["b"], out_path=tmp_path / "m" / "e.html",
+                                     reports_root=tmp_path, max_rows=5000, seed=7, title="m · 2013-12-31")
+    assert "Not shown (no values on one side): a." in result["sampling"]
+    assert "Not shown (no values on one side): a." in (tmp_path / "m" / "e.html").read_text()

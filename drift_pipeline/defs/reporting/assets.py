@@ -54,8 +54,14 @@ def build_reporting_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
                               f"`drift-pipeline report {name} {key}` or launch this partition with render: always",
                 }, partition_key=key)
                 continue
-            rendered = render_partition_report(cfg, policy, store, results.reports_dir(), key, audit_trail.store(),
-                                               run_id=context.run_id, config_hash=monitoring_config.config_hash(name))
+            try:
+                rendered = render_partition_report(cfg, policy, store, results.reports_dir(), key, audit_trail.store(),
+                                                   run_id=context.run_id,
+                                                   config_hash=monitoring_config.config_hash(name))
+            except Exception as exc:  # one report must not cost the month's others: say why, go on
+                context.add_asset_metadata({"report": f"rendering failed ({render.reason}): "
+                                                      f"{type(exc).__name__}: {exc}"}, partition_key=key)
+                continue
             context.add_asset_metadata({
                 "report": dg.MetadataValue.url(rendered["url"]),
                 "report_path": dg.MetadataValue.path(rendered["path"]),
