@@ -204,7 +204,7 @@ def _date(text: str) -> dt.date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="drift-pipeline", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="drift-pipeline", description="Monitor deployed ML models for drift, with an auditable trail.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="backfill every model over its history and print a summary")
@@ -260,13 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
             listing.add_argument("--status")
     audit.set_defaults(func=cmd_audit)
 
-    __import__("drift_pipeline.lib.decision_seed", fromlist=["register"]).register(sub)  # decisions seed
-
     bundle = sub.add_parser("bundle-data", help="rebuild data/ from the public datasets in shared/data")
     bundle.add_argument("--shared", default=str(project.PROJECT_ROOT.parent / "shared" / "data"))
     bundle.set_defaults(func=cmd_bundle)
     from drift_pipeline import commands_ops
-    commands_ops.register(sub)
+    from drift_pipeline.lib import decision_seed
+
+    decision_seed.register(sub)  # decisions seed
+    commands_ops.register(sub)  # incident, suppress
     return parser
 
 
