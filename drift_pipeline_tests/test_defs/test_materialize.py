@@ -81,3 +81,14 @@ def test_baseline_is_versioned_and_reused(harness):
     assert [b["version"] for b in flights] == ["2013-01-31-v1"] and flights[0]["status"] == "active"
     assert harness.baseline("flights").success  # rebuilding the same baseline registers nothing new
     assert [b["version"] for b in harness.audit.baselines("flights")] == ["2013-01-31-v1"]
+
+
+def test_metric_rows_share_the_alerts_lineage_and_trace_to_inputs(harness):
+    metrics = harness.audit.metrics(model="compas", partition="2013-06-02")
+    assert {m["family"] for m in metrics} >= {"data", "model", "fairness", "composite"}
+    for metric in metrics:
+        assert all(metric[field] for field in LINEAGE), metric
+    alert = harness.audit.alerts(model="flights")[0]
+    trace = harness.audit.trace(alert["id"])
+    assert trace["metrics"] and trace["input_files"] and trace["input_files"][0].endswith(".parquet")
+    assert trace["config_hash"] == alert["config_hash"] and trace["baseline_version"] == alert["baseline_version"]

@@ -110,8 +110,8 @@ def build_health_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
         results: Results,
         audit_trail: AuditTrail,
     ) -> dg.MaterializeResult:
-        """Every WARNING and CRITICAL finding of each partition, recorded in the audit store with full lineage."""
-        from drift_pipeline.lib.audit import AlertIn
+        """Every judged metric and every WARNING/CRITICAL finding of each partition, recorded in the audit store with full lineage."""
+        from drift_pipeline.lib.audit import AlertIn, MetricIn
 
         store, audit = results.store(), audit_trail.store()
         config_hash = monitoring_config.config_hash(name)
@@ -123,6 +123,14 @@ def build_health_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
                        "data_fingerprint": batch["data_fingerprint"], "config_hash": config_hash,
                        "baseline_version": baseline, "code_version": code_version(),
                        "input_files": batch.get("input_files", [])}
+            metrics = [MetricIn(family=v["family"], metric=v["metric"], feature=v["feature"], value=v["value"],
+                                details={"severity": v["severity"], "significant": v.get("significant", True),
+                                         "band": v["band"]}, **lineage)
+                       for v in health_record.get("verdicts", []) if v["value"] is not None]
+            if health_record.get("status") == "ok":
+                metrics.append(MetricIn(family="composite", metric="composite_score", value=health_record["composite"],
+                                        details={"severity": health_record["severity"]}, **lineage))
+            audit.record_metrics(metrics)  # every judged value, with the same lineage as the alerts
             flagged = [v for v in health_record.get("verdicts", []) if v["severity"] != "INFO"]
             if health_record.get("status") == "ok" and health_record["severity"] == "CRITICAL":
                 flagged.append({"family": "composite", "metric": "composite_score", "feature": None,
