@@ -632,8 +632,6 @@ def detection_markdown(out: dict[str, Any], scenarios: list[data.Scenario], mate
         target_rows.append(
             [f"{sc.name} ({sc.feature})", *(_pair(o, e, "target") for o, e in zip(cells_o, cells_e, strict=True))]
         )
-    reps_o = sorted({a["reps"] for a in out["cells"] if a["family"] == "power" and a["monitor"] == "ours"})
-    reps_e = sorted({a["reps"] for a in out["cells"] if a["family"] == "power" and a["monitor"] == "evidently"})
     m_o = _cell(acc, "materiality", data.MATERIALITY.name, materiality_rows, "ours")
     m_e = _cell(acc, "materiality", data.MATERIALITY.name, materiality_rows, "evidently")
     parts = [
@@ -673,8 +671,8 @@ def detection_markdown(out: dict[str, Any], scenarios: list[data.Scenario], mate
         ),
         "",
         (
-            f"### Power: rate of batches with at least one alert (ours / Evidently; {_reps_text(reps_o)} / "
-            f"{_reps_text(reps_e)} repetitions per cell)"
+            f"### Power: rate of batches with at least one alert (ours / Evidently; ours {_reps_text(out['cells'], 'ours')}, "
+            f"Evidently {_reps_text(out['cells'], 'evidently')} repetitions per cell)"
         ),
         "",
         table(["scenario", *(f"{n:,} rows" for n in sizes)], power_rows),
@@ -721,8 +719,14 @@ def detection_markdown(out: dict[str, Any], scenarios: list[data.Scenario], mate
     return "\n".join(parts) + "\n"
 
 
-def _reps_text(reps: list[int]) -> str:
-    return " or ".join(str(r) for r in sorted(reps, reverse=True)) or "0"
+def _reps_text(cells: list[dict[str, Any]], monitor: str) -> str:
+    """Repetitions per power cell, e.g. ``200 (100 at 100,000 rows)``."""
+    by_size = {a["size"]: a["reps"] for a in cells if a["family"] == "power" and a["monitor"] == monitor}
+    if not by_size:
+        return "0"
+    common = max(set(by_size.values()), key=list(by_size.values()).count)
+    odd = ", ".join(f"{r} at {n:,} rows" for n, r in sorted(by_size.items()) if r != common)
+    return f"{common} ({odd})" if odd else str(common)
 
 
 def _permutation_note(out: dict[str, Any]) -> str:
