@@ -12,6 +12,7 @@ import pytest
 from drift_pipeline.lib.bench import data
 from drift_pipeline.lib.bench.detection import evidently_column_drift, run_detection
 from drift_pipeline.lib.bench.drift_speed import evidently_drift, run_drift_speed, scipy_loop_drift
+from drift_pipeline.lib.bench.report import update_results
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
@@ -77,7 +78,8 @@ def test_drift_speed_benchmark_runs(tmp_path):
 @pytest.mark.timeout(300)
 def test_detection_benchmark_runs_quick(tmp_path):
     md = tmp_path / "benchmarks.md"
-    md.write_text("# Benchmarks\n\n<!-- bench:drift_speed:start -->\nkept\n<!-- bench:drift_speed:end -->\n")
+    before = "# Benchmarks\n\n<!-- bench:detection:start -->\npublished\n<!-- bench:detection:end -->\n"
+    md.write_text(before)
     out = run_detection(json_out=tmp_path / "det.json", results_md=md, quick=True, config_dir=CONFIG, workers=1)
     monitors = {(c["family"], c["monitor"]) for c in out["cells"] if c["reps"]}
     assert ("no_shift", "ours") in monitors and ("no_shift", "evidently") in monitors
@@ -85,6 +87,17 @@ def test_detection_benchmark_runs_quick(tmp_path):
     for c in out["cells"]:
         assert 0 <= c["alerts"] <= c["reps"]
     assert out["checks"] and all(isinstance(c["pass"], bool) for c in out["checks"])
+    # a quick run never overwrites published results
+    assert md.read_text() == before
+    written = json.loads((tmp_path / "det.json").read_text())
+    assert written["quick"] is True and written["checks"]
+
+
+def test_results_file_sections_are_independent(tmp_path):
+    md = tmp_path / "benchmarks.md"
+    update_results(md, "detection", "first detection\n")
+    update_results(md, "drift_speed", "speed\n")
+    update_results(md, "detection", "second detection\n")
     text = md.read_text()
-    assert "kept" in text  # the other benchmark's section survives
-    assert "<!-- bench:detection:start -->" in text and "No shift" in text
+    assert "speed" in text and "second detection" in text and "first detection" not in text
+    assert text.index("speed") < text.index("second detection")  # fixed section order

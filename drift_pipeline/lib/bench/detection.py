@@ -38,6 +38,7 @@ import numpy as np
 from drift_pipeline.lib.bench import data
 from drift_pipeline.lib.bench.report import (
     Progress,
+    default_config_dir,
     load_average,
     machine_info,
     machine_markdown,
@@ -495,14 +496,15 @@ def run_detection(
     results_md: Path | None = None,
     quick: bool = False,
     progress: Progress | None = None,
-    config_dir: Path = Path("config"),
+    config_dir: Path | None = None,
     workers: int = 2,
     seed: int = SEED,
 ) -> dict[str, Any]:
     """Run the detection benchmark; print its tables; write JSON and the results section.
 
     ``quick=True`` runs a handful of repetitions on small batches (seconds), to prove the
-    code paths; its rates mean nothing.
+    code paths; its rates mean nothing, so it prints and writes ``json_out`` but never
+    touches ``results_md``. ``config_dir`` defaults to the project's ``config/``.
     """
     plan = QUICK_PLAN if quick else FULL_PLAN
     scenarios = QUICK_SCENARIOS if quick else data.POWER_SCENARIOS
@@ -512,7 +514,7 @@ def run_detection(
     cells = _cells(plan, scenarios, materiality_rows)
     tasks = _tasks(cells, plan)
     header = {
-        "config_dir": str(Path(config_dir).resolve()),
+        "config_dir": str(default_config_dir() if config_dir is None else Path(config_dir).resolve()),
         "seed": seed,
         "reference_rows": reference_rows,
         "evidently_checks": 1 if quick else 6,
@@ -548,7 +550,8 @@ def run_detection(
     print(text)
     if json_out is not None:
         write_json(Path(json_out), out)
-    if results_md is not None:
+    # A quick run's rates mean nothing: it never overwrites the published results.
+    if results_md is not None and not quick:
         update_results(Path(results_md), "detection", text)
         write_json(Path(results_md).with_suffix(".json"), out, section="detection")
     return out

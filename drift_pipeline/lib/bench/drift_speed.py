@@ -57,6 +57,7 @@ import pandas as pd
 from drift_pipeline.lib.bench import data
 from drift_pipeline.lib.bench.report import (
     Progress,
+    default_config_dir,
     load_average,
     machine_info,
     machine_markdown,
@@ -403,7 +404,7 @@ def run_drift_speed(
     results_md: Path | None = None,
     include_evidently: bool = True,
     progress: Progress | None = None,
-    config_dir: Path = Path("config"),
+    config_dir: Path | None = None,
     stream_rows: tuple[int, int] | None = STREAM_ROWS,
     stream_row_group_rows: int = STREAM_ROW_GROUP_ROWS,
     stream_reference_rows: int = STREAM_REFERENCE_ROWS,
@@ -421,7 +422,7 @@ def run_drift_speed(
     stream_rows
         ``(small, large)`` parquet batch sizes for the streaming-memory check (``None`` skips it).
     """
-    config_dir = Path(config_dir).resolve()
+    config_dir = default_config_dir() if config_dir is None else Path(config_dir).resolve()
     info = machine_info()
     peers = [p for p in PEERS if include_evidently or p != "evidently"]
     total = len(peers) * repeats + (2 if stream_rows else 0) + 1

@@ -87,6 +87,13 @@ def _git_commit() -> str | None:
         return None
 
 
+def default_config_dir() -> Path:
+    """The project's ``config/`` (the benchmarks read ``policy.yaml`` from it)."""
+    from drift_pipeline.lib.project import PROJECT_ROOT
+
+    return Path(PROJECT_ROOT) / "config"
+
+
 def load_average() -> list[float]:
     """1-, 5- and 15-minute load averages (other work on the shared cores shows up here)."""
     try:
