@@ -21,7 +21,10 @@ EXIT_USAGE = 2
 def _console(quiet: bool):
     from rich.console import Console
 
-    return Console(quiet=quiet, highlight=False)
+    console = Console(quiet=quiet, highlight=False)
+    if not console.is_terminal:
+        console.width = 120  # a log file or CI: no terminal to wrap the summary table to
+    return console
 
 
 def _progress_bar(console, enabled: bool):
@@ -74,8 +77,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         console.print(f"Alerts (all runs, de-duplicated) are in the audit store: {project.audit_url()}")
         console.print(f"Reports: {reports}  (index: {reports / 'index.html'})")
         console.print(f"Results: {project.var_dir() / 'results'}")
+        dagster = Path(sys.executable).parent / "dagster"
         console.print("Open the UI on the same instance (from the project root):\n"
-                      f"  DAGSTER_HOME={home} dagster dev -w workspace.yaml   # then http://127.0.0.1:3000")
+                      f"  DAGSTER_HOME={home} {dagster} dev -w workspace.yaml   # then http://127.0.0.1:3000")
         console.print(f"Wall time: {seconds:.1f} s")
     return 0 if all(not o.failed_runs for o in outcomes) else 1
 
