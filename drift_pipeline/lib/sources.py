@@ -113,6 +113,22 @@ def load_source(config: ModelConfig, root: Path, *, partition: str | None = None
     return frame[declared].reset_index(drop=True)
 
 
+def with_arrived_day(config: ModelConfig, source: pd.DataFrame, path: Path, day: str) -> pd.DataFrame:
+    """``source`` with the rows of ``day`` replaced by those of a delivered day file.
+
+    The arrival sensor has already checked the file's name, columns, types and dates; it is
+    read exactly like the declared source (same filters and prediction rule), so history for
+    a trailing window still comes from the source and the delivered day supersedes it.
+    """
+    delivered = config.model_copy(update={"source": config.source.model_copy(update={"path": str(path),
+                                                                                     "format": None,
+                                                                                     "kind": "file"})})
+    rows = load_source(delivered, Path(path).parent, partition=day)
+    days = source[config.time_column].to_numpy(dtype="datetime64[D]")
+    kept = source.loc[days != np.datetime64(day)]
+    return pd.concat([kept, rows], ignore_index=True).sort_values(config.time_column, kind="stable")
+
+
 def rows_in_window(frame: pd.DataFrame, time_column: str, window: Window) -> pd.DataFrame:
     """Rows whose timestamp falls on a day inside ``window`` (inclusive)."""
     days = frame[time_column].to_numpy(dtype="datetime64[D]")

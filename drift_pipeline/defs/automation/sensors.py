@@ -12,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from drift_pipeline.defs.ingestion.assets import ARRIVED_FILE_TAG
 from drift_pipeline.defs.automation.schedules import CRON, TIMEZONE, partitions_for_tick, routine_cadence
 from drift_pipeline.defs.jobs import monitoring_job_name
 from drift_pipeline.defs.resources import AuditTrail, MonitoringConfig
@@ -111,7 +112,7 @@ def build_arrival_sensor(config: ModelConfig, *, interval_seconds: int = DEFAULT
             if arrival.ok:
                 requests.append(dg.RunRequest(
                     run_key=f"{name}:{arrival.partition}:{arrival.fingerprint[:16]}", partition_key=arrival.partition,
-                    tags={"drift_pipeline/arrived_file": str(arrival.path),
+                    tags={ARRIVED_FILE_TAG: str(arrival.path),
                           "drift_pipeline/file_sha256": arrival.fingerprint[:16]}))
         cursor = json.dumps(scan.state, sort_keys=True)
         if requests:

@@ -13,7 +13,10 @@ from drift_pipeline.lib import markdown
 from drift_pipeline.lib.config import ModelConfig
 from drift_pipeline.lib.modeling import TrainedModel, attach_predictions, train_baseline_classifier
 from drift_pipeline.lib.results import ResultStore, frame_fingerprint
-from drift_pipeline.lib.sources import DataError, partition_window, reference_window
+from drift_pipeline.lib.sources import DataError, partition_window, reference_window, with_arrived_day
+
+ARRIVED_FILE_TAG = "drift_pipeline/arrived_file"
+"""Run tag set by the arrival sensor: the delivered day file that supersedes the source's rows."""
 from drift_pipeline.lib.validation import validation_profile
 
 
@@ -122,12 +125,16 @@ def build_ingestion_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
         cfg = monitoring_config.model(name)
         store = results.store()
         model = trained_model(store, cfg)
+        keys = context.partition_keys
+        arrived = context.run.tags.get(ARRIVED_FILE_TAG)
+        input_files = [str(production_data.source_file(cfg))] + ([arrived] if arrived else [])
         try:
             source = production_data.source(cfg)
+            if arrived:  # a delivered day file (one partition per run, from the arrival sensor)
+                source = with_arrived_day(cfg, source, Path(arrived), keys[-1])
         except DataError as exc:
-            keys = context.partition_keys
             raise dg.Failure(description=f"{exc} (partitions {keys[0]} .. {keys[-1]})") from None
-        for key in context.partition_keys:
+        for key in keys:
             window = partition_window(cfg, key)
             problems: list[str] = []
             try:
@@ -139,7 +146,7 @@ def build_ingestion_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
             store.write_frame(name, "production_batch", key, frame)
             store.write_json(name, "production_batch", key, {
                 "rows": len(frame), "window": window.label, "data_fingerprint": fingerprint,
-                "problems": problems, "input_files": [str(production_data.source_file(cfg))],
+                "problems": problems, "input_files": input_files,
             })
             meta = batch_metadata(cfg, frame, window.label, fingerprint)
             if problems:
