@@ -148,8 +148,9 @@ def collect_summary(store: ResultStore, config: ModelConfig, policy: Policy, par
         "evidently": "evidently.html" if report_path(reports_root, name, partition).exists() else None,
     }
     if record["status"] == "ok":
-        table = pd.read_parquet(store.path(name, "feature_drift", partition, "parquet"))
-        record["top_features"] = top_features(table, int(policy.reports.get("top_features", 5)))
+        drift_file = store.path(name, "feature_drift", partition, "parquet")
+        record["top_features"] = (top_features(pd.read_parquet(drift_file), int(policy.reports.get("top_features", 5)))
+                                  if drift_file.exists() else [])  # data drift not scheduled for this partition
         record["signals"] = _signal_rows(_read(store, name, "model_performance", partition),
                                          _read(store, name, "fairness_metrics", partition),
                                          _read(store, name, "explanation_drift", partition), health)

@@ -89,3 +89,48 @@ def test_every_model_gets_its_schedules_sensors_and_jobs(models, defs):
     for definition in [*defs.schedules, *defs.sensors]:
         assert definition.description and "\n" not in definition.description, definition.name
     assert {s.cron_schedule for s in defs.schedules if s.name.endswith("baseline_review_schedule")} == {"0 4 1 * *"}
+
+
+def test_scheduled_runs_materialise_only_the_families_due():
+    import datetime as dt
+
+    from drift_pipeline.defs.automation.schedules import families_due, scheduled_assets
+    from drift_pipeline.lib.config import load_model_configs, load_policy
+    from drift_pipeline.lib.project import PROJECT_ROOT
+
+    models, policy = load_model_configs(PROJECT_ROOT / "config"), load_policy(PROJECT_ROOT / "config")
+    monday, sunday = dt.date(2013, 6, 3), dt.date(2013, 6, 2)  # ISO week 22: an even week
+    flights = [k.path[1] for k in scheduled_assets(models["flights"], families_due(models["flights"], policy, monday))]
+    assert "feature_drift" not in flights and "model_performance" not in flights  # medium risk: weekly
+    assert {"production_batch", "model_health", "drift_alerts"} <= set(flights)
+    sunday_assets = scheduled_assets(models["flights"], families_due(models["flights"], policy, sunday))
+    assert {"feature_drift", "model_performance", "explanation_drift"} <= {k.path[1] for k in sunday_assets}
+    compas = [k.path[1] for k in scheduled_assets(models["compas"], families_due(models["compas"], policy, monday))]
+    assert {"feature_drift", "fairness_metrics", "model_performance"} <= set(compas)  # high risk: daily
+    assert "explanation_drift" not in compas  # weekly, on Sundays
+
+
+def test_a_run_of_only_the_families_due_completes(tmp_path):
+    import datetime as dt
+
+    import dagster as dg
+
+    from drift_pipeline.defs.automation.schedules import families_due, scheduled_assets
+    from drift_pipeline.defs.jobs import monitoring_job_name
+    from drift_pipeline.lib.config import load_model_configs, load_policy
+    from drift_pipeline.lib.project import PROJECT_ROOT
+    from drift_pipeline_tests.test_defs.harness import Harness
+
+    config, policy = load_model_configs(PROJECT_ROOT / "config")["flights"], load_policy(PROJECT_ROOT / "config")
+    day = dt.date(2013, 6, 3)  # a Monday: medium risk evaluates only fairness (none here) daily
+    (tmp_path / "dagster").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
+        harness = Harness(var=tmp_path / "var", instance=instance)
+        assert harness.baseline("flights").success
+        job = harness.definitions.resolve_job_def(monitoring_job_name("flights"))
+        result = job.execute_in_process(instance=instance, partition_key=day.isoformat(), raise_on_error=False,
+                                        asset_selection=scheduled_assets(config, families_due(config, policy, day)))
+        assert result.success
+        health = harness.results.read_json("flights", "model_health", day.isoformat())
+        assert set(health["not_evaluated"]) >= {"data", "model", "explanation"}
+        assert not harness.results.exists("flights", "feature_drift", day.isoformat(), "json")

@@ -2,10 +2,10 @@
 
 - ``<model>_analysis_schedule`` runs the model's per-partition chain at the fastest cadence its
   risk level asks for (daily 02:00 UTC; weekly or bi-weekly Sunday 03:00 UTC; monthly on the
-  1st 04:00 UTC), one run per partition since the previous tick, up to yesterday. Every run
-  computes every family because ``model_health`` composes all four; families with a slower
-  cadence are gated per partition day by the assets themselves (``due_on``) and the families due
-  are recorded on the run (tag ``drift_pipeline/families_due``).
+  1st 04:00 UTC), one run per partition since the previous tick, up to yesterday. Each run
+  materialises validation, only the signal families due that day (``due_on``), then health,
+  alerts and reports; ``model_health`` treats a family not run as not evaluated. The families
+  due are also recorded on the run (tag ``drift_pipeline/families_due``).
 - ``<model>_baseline_review_schedule`` reviews the active baseline on the 1st at 04:00 UTC.
 - ``retention_schedule`` applies retention once a month, after the reviews.
 """
@@ -44,6 +44,17 @@ def families_due(config: ModelConfig, policy: Policy, day: dt.date) -> list[str]
     return families if config.protected_columns else [f for f in families if f != "fairness"]
 
 
+FAMILY_ASSETS = {"data": "feature_drift", "model": "model_performance", "fairness": "fairness_metrics",
+                 "explanation": "explanation_drift"}
+ALWAYS = ("production_batch", "model_health", "drift_alerts", "drift_report", "partition_summary")
+
+
+def scheduled_assets(config: ModelConfig, families: list[str]) -> list[dg.AssetKey]:
+    """The partitioned assets a scheduled run materialises: validation, the families due, health and reporting."""
+    names = [ALWAYS[0], *(FAMILY_ASSETS[f] for f in families), *ALWAYS[1:]]
+    return [dg.AssetKey([config.name, n]) for n in names]
+
+
 def partitions_for_tick(config: ModelConfig, cadence: str, tick: dt.datetime) -> tuple[list[str], str | None]:
     """Partition keys a tick at ``tick`` analyses, and why none when the list is empty.
 
@@ -68,7 +79,7 @@ def partitions_for_tick(config: ModelConfig, cadence: str, tick: dt.datetime) ->
 
 
 def build_analysis_schedule(config: ModelConfig, policy: Policy) -> dg.ScheduleDefinition:
-    """The model's routine analysis at the cadence of its risk level."""
+    """The model's routine analysis at the cadence of its risk level, materialising only the families due."""
     name = config.name
     cadence = routine_cadence(config, policy)
 
@@ -86,6 +97,7 @@ def build_analysis_schedule(config: ModelConfig, policy: Policy) -> dg.ScheduleD
             dg.RunRequest(
                 run_key=f"{analysis_schedule_name(name)}:{key}",
                 partition_key=key,
+                asset_selection=scheduled_assets(config, families_due(config, policy, dt.date.fromisoformat(key))),
                 tags={FAMILIES_TAG: ",".join(families_due(config, policy, dt.date.fromisoformat(key))),
                       TICK_TAG: tick.astimezone(dt.UTC).isoformat(timespec="minutes"), "risk_level": config.risk_level},
             )

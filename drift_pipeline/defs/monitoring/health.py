@@ -38,9 +38,11 @@ def _verdicts(config: ModelConfig, policy: Policy, store: ResultStore, key: str)
     families due today) is simply not evaluated.
     """
     name = config.name
-    if store.read_json(name, "feature_drift", key)["status"] != "ok":
+    if _optional(store, name, "validation", key).get("blocked"):
         return None
-    verdicts = data_verdicts(store.read_frame(name, "feature_drift", key), policy, model=name)
+    drift = _optional(store, name, "feature_drift", key)
+    verdicts = (data_verdicts(store.read_frame(name, "feature_drift", key), policy, model=name)
+                if drift.get("status") == "ok" else [])
     performance = _optional(store, name, "model_performance", key)
     if performance.get("status") not in (None, "blocked"):
         verdicts += model_verdicts(
@@ -80,7 +82,7 @@ def build_health_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
         for key in context.partition_keys:
             verdicts = _verdicts(cfg, policy, store, key)
             if verdicts is None:
-                reason = store.read_json(name, "feature_drift", key).get("reason", "")
+                reason = store.read_json(name, "validation", key).get("blocked", "")
                 store.write_json(name, "model_health", key, {"status": "blocked", "reason": reason,
                                                              "severity": "CRITICAL"})
                 context.add_asset_metadata({"status": "blocked by validation", "severity": "CRITICAL",
