@@ -31,7 +31,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "browser"
 MODEL, PARTITION = "compas", "2013-06-16"
-LOCATION = "drift_pipeline.definitions"
+LOCATION = "drift_pipeline"  # workspace.yaml location_name
 # The webserver alone runs no daemon: launch runs at once instead of queueing them.
 INSTANCE_YAML = """run_coordinator:
   module: dagster._core.run_coordinator
