@@ -178,8 +178,8 @@ def _backfill_model(name: str, start: dt.date | None, end: dt.date | None, queue
     for first, last in chunks:
         for offset in range((last - first).days + 1):
             key = (first + dt.timedelta(days=offset)).isoformat()
-            if store.exists(name, "feature_drift", key, "json"):
-                outcome.blocked_partitions += store.read_json(name, "feature_drift", key)["status"] != "ok"
+            status = store.read_json_or_empty(name, "feature_drift", key).get("status")
+            outcome.blocked_partitions += status not in (None, "ok")
     reports_dir = project.var_dir() / "reports" / name
     outcome.reports = len(list(reports_dir.glob("*/evidently.html"))) if reports_dir.exists() else 0
     return outcome

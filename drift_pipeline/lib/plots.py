@@ -104,8 +104,7 @@ def metric_history(store: ResultStore, model: str, policy: Policy) -> pd.DataFra
     rows = []
     for key in stored_partitions(store, model, "model_health"):
         health = store.read_json(model, "model_health", key)
-        performance = (store.read_json(model, "model_performance", key)
-                       if store.exists(model, "model_performance", key, "json") else {})
+        performance = store.read_json_or_empty(model, "model_performance", key)
         values = {"composite_score": health.get("composite") if health.get("status") == "ok" else None,
                   **{m: performance.get(m) for m in MODEL_METRICS if m != "composite_score"}}
         for metric, value in values.items():

@@ -100,6 +100,11 @@ class ResultStore:
             raise FileNotFoundError(f"{model}/{asset} has not been materialised for {where} (expected {path})")
         return json.loads(path.read_text())
 
+    def read_json_or_empty(self, model: str, asset: str, partition: str | None) -> dict:
+        """The stored JSON result, or ``{}`` when that asset was not run for the partition."""
+        path = self.path(model, asset, partition, "json")
+        return json.loads(path.read_text()) if path.exists() else {}
+
     def exists(self, model: str, asset: str, partition: str | None, ext: str) -> bool:
         return self.path(model, asset, partition, ext).exists()
 

@@ -45,10 +45,6 @@ def summary_path(reports_root: Path, model: str, partition: str) -> Path:
     return Path(reports_root) / model / partition / SUMMARY_FILE
 
 
-def _read(store: ResultStore, model: str, asset: str, partition: str | None) -> dict:
-    return store.read_json(model, asset, partition) if store.exists(model, asset, partition, "json") else {}
-
-
 def _previous_key(partition: str) -> str:
     return (dt.date.fromisoformat(partition) - dt.timedelta(days=1)).isoformat()
 
@@ -126,8 +122,8 @@ def collect_summary(store: ResultStore, config: ModelConfig, policy: Policy, par
                     reports_root: Path, code_version: str) -> dict:
     """Everything the page shows for one partition, read from the stored results (JSON-serialisable)."""
     name = config.name
-    health, alerts = _read(store, name, "model_health", partition), _read(store, name, "drift_alerts", partition)
-    batch = _read(store, name, "production_batch", partition)
+    health, alerts = store.read_json_or_empty(name, "model_health", partition), store.read_json_or_empty(name, "drift_alerts", partition)
+    batch = store.read_json_or_empty(name, "production_batch", partition)
     previous = _previous_key(partition)
     record = {
         "model": name, "partition": partition, "status": health.get("status", "missing"),
@@ -137,8 +133,8 @@ def collect_summary(store: ResultStore, config: ModelConfig, policy: Policy, par
         "alerts": {s: sum(a["severity"] == s for a in alerts.get("alerts", [])) for s in ("CRITICAL", "WARNING")},
         "validation_alerts": len(alerts.get("validation_alert_ids", [])),
         "top_features": [], "signals": [],
-        "changes": _changes(health, alerts, _read(store, name, "model_health", previous),
-                            _read(store, name, "drift_alerts", previous)),
+        "changes": _changes(health, alerts, store.read_json_or_empty(name, "model_health", previous),
+                            store.read_json_or_empty(name, "drift_alerts", previous)),
         "previous_partition": previous,
         "provenance": {"baseline_version": alerts.get("baseline_version"), "config_hash": alerts.get("config_hash"),
                        "code_version": code_version, "run_id": alerts.get("run_id"),
@@ -151,9 +147,9 @@ def collect_summary(store: ResultStore, config: ModelConfig, policy: Policy, par
         drift_file = store.path(name, "feature_drift", partition, "parquet")
         record["top_features"] = (top_features(pd.read_parquet(drift_file), int(policy.reports.get("top_features", 5)))
                                   if drift_file.exists() else [])  # data drift not scheduled for this partition
-        record["signals"] = _signal_rows(_read(store, name, "model_performance", partition),
-                                         _read(store, name, "fairness_metrics", partition),
-                                         _read(store, name, "explanation_drift", partition), health)
+        record["signals"] = _signal_rows(store.read_json_or_empty(name, "model_performance", partition),
+                                         store.read_json_or_empty(name, "fairness_metrics", partition),
+                                         store.read_json_or_empty(name, "explanation_drift", partition), health)
     return record
 
 

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from drift_pipeline.defs.ingestion.assets import asset_key
-from drift_pipeline.defs.partitions import daily_partitions
+from drift_pipeline.defs.partitions import partitioned
 from drift_pipeline.defs.resources import AuditTrail, MonitoringConfig, Results
 from drift_pipeline.lib import markdown
 from drift_pipeline.lib.config import ModelConfig, Policy
@@ -26,11 +26,6 @@ FAMILIES = ("data", "fairness", "model", "explanation")
 CHECK_SEVERITY = {"WARNING": dg.AssetCheckSeverity.WARN, "CRITICAL": dg.AssetCheckSeverity.ERROR}
 
 
-def _optional(store: ResultStore, model: str, asset: str, key: str) -> dict:
-    """A family's stored result, or ``{}`` when that family was not run for the partition."""
-    return store.read_json(model, asset, key) if store.exists(model, asset, key, "json") else {}
-
-
 def _verdicts(config: ModelConfig, policy: Policy, store: ResultStore, key: str) -> list[Verdict] | None:
     """Every evaluated family's verdicts for one partition; None when validation blocked it.
 
@@ -38,12 +33,12 @@ def _verdicts(config: ModelConfig, policy: Policy, store: ResultStore, key: str)
     families due today) is simply not evaluated.
     """
     name = config.name
-    if _optional(store, name, "validation", key).get("blocked"):
+    if store.read_json_or_empty(name, "validation", key).get("blocked"):
         return None
-    drift = _optional(store, name, "feature_drift", key)
+    drift = store.read_json_or_empty(name, "feature_drift", key)
     verdicts = (data_verdicts(store.read_frame(name, "feature_drift", key), policy, model=name)
                 if drift.get("status") == "ok" else [])
-    performance = _optional(store, name, "model_performance", key)
+    performance = store.read_json_or_empty(name, "model_performance", key)
     if performance.get("status") not in (None, "blocked"):
         verdicts += model_verdicts(
             policy, model=name,
@@ -52,10 +47,10 @@ def _verdicts(config: ModelConfig, policy: Policy, store: ResultStore, key: str)
             output_entropy_change=performance.get("output_entropy_change"),
         )
     if config.protected_columns:
-        fairness = _optional(store, name, "fairness_metrics", key)
+        fairness = store.read_json_or_empty(name, "fairness_metrics", key)
         if fairness.get("status") == "ok":
             verdicts += fairness_verdicts(pd.DataFrame(fairness["drift"]), policy, model=name)
-    explanation = _optional(store, name, "explanation_drift", key)
+    explanation = store.read_json_or_empty(name, "explanation_drift", key)
     if explanation.get("status") == "ok":
         verdicts += explanation_verdicts(explanation.get("spearman"), policy, model=name)
     return verdicts
@@ -71,8 +66,7 @@ def build_health_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
     upstream = [asset_key(name, a) for a in ("feature_drift", "model_performance", "explanation_drift")]
     if config.protected_columns:
         upstream.append(asset_key(name, "fairness_metrics"))
-    ranged = {"partitions_def": daily_partitions(config), "backfill_policy": dg.BackfillPolicy.single_run(),
-              "group_name": name, "tags": {"risk_level": config.risk_level}}
+    ranged = partitioned(config)
 
     @dg.asset(key=asset_key(name, "model_health"), deps=upstream, **ranged)
     def health(context: dg.AssetExecutionContext, monitoring_config: MonitoringConfig,

@@ -8,7 +8,7 @@ from typing import Literal
 import dagster as dg
 
 from drift_pipeline.defs.ingestion.assets import asset_key
-from drift_pipeline.defs.partitions import daily_partitions
+from drift_pipeline.defs.partitions import partitioned
 from drift_pipeline.defs.resources import AuditTrail, MonitoringConfig, Results
 from drift_pipeline.lib.config import ModelConfig
 from drift_pipeline.lib.reports import render_partition_report, should_render
@@ -24,9 +24,8 @@ def build_reporting_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
     """The reporting assets of one model, keyed ``<model>/<asset>``."""
     name = config.name
 
-    @dg.asset(key=asset_key(name, "drift_report"), group_name=name, partitions_def=daily_partitions(config),
-              deps=[asset_key(name, "drift_alerts"), asset_key(name, "reference_dataset")], kinds={"html"},
-              backfill_policy=dg.BackfillPolicy.single_run(), tags={"risk_level": config.risk_level})
+    @dg.asset(key=asset_key(name, "drift_report"), deps=[asset_key(name, "drift_alerts"),
+              asset_key(name, "reference_dataset")], kinds={"html"}, **partitioned(config))
     def drift_report(
         context: dg.AssetExecutionContext,
         config: DriftReportConfig,
@@ -44,8 +43,7 @@ def build_reporting_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
             alerts = store.read_json(name, "drift_alerts", key)
             day = dt.date.fromisoformat(key)
             earlier = [(day - dt.timedelta(days=d)).isoformat() for d in range(1, lookback + 1)]
-            previous = [store.read_json(name, "drift_alerts", k) for k in earlier
-                        if store.exists(name, "drift_alerts", k, "json")]
+            previous = [store.read_json_or_empty(name, "drift_alerts", k) for k in earlier]
             render = should_render(policy, alerts, previous, force=config.render == "always",
                                    latest=key == keys[-1])
             if not render.yes:
