@@ -19,3 +19,12 @@ def _daily(start: dt.date, end_inclusive: dt.date) -> dg.DailyPartitionsDefiniti
 def daily_partitions(config: ModelConfig) -> dg.DailyPartitionsDefinition:
     """Daily partitions from ``partitioning.start`` to ``partitioning.end`` inclusive."""
     return _daily(config.partitioning.start, config.partitioning.end)
+
+
+def partitioned(config: ModelConfig) -> dict:
+    """``@dg.asset`` arguments shared by every per-partition asset of a model.
+
+    Daily partitions, a backfill of any range as one run, the model's group and its risk tag.
+    """
+    return {"partitions_def": daily_partitions(config), "backfill_policy": dg.BackfillPolicy.single_run(),
+            "group_name": config.name, "tags": {"risk_level": config.risk_level}}

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from drift_pipeline.defs.partitions import daily_partitions
+from drift_pipeline.defs.partitions import partitioned
 from drift_pipeline.defs.resources import MonitoringConfig, ProductionData, Results
 from drift_pipeline.lib import markdown
 from drift_pipeline.lib.config import ModelConfig
@@ -112,9 +112,7 @@ def build_ingestion_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
 
     assets.append(reference_dataset)
 
-    @dg.asset(key=asset_key(name, "production_batch"), deps=upstream, group_name=name, kinds={"pandas"},
-              partitions_def=daily_partitions(config), backfill_policy=dg.BackfillPolicy.single_run(),
-              tags={"risk_level": config.risk_level})
+    @dg.asset(key=asset_key(name, "production_batch"), deps=upstream, kinds={"pandas"}, **partitioned(config))
     def production_batch(
         context: dg.AssetExecutionContext,
         monitoring_config: MonitoringConfig,

@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from drift_pipeline.defs.ingestion.assets import asset_key
-from drift_pipeline.defs.partitions import daily_partitions
+from drift_pipeline.defs.partitions import partitioned
 from drift_pipeline.defs.resources import AuditTrail, MonitoringConfig, Results
 from drift_pipeline.lib import markdown
 from drift_pipeline.lib.config import ModelConfig
@@ -48,7 +48,6 @@ def top_drifted(table: pd.DataFrame, n: int) -> pd.DataFrame:
 def build_monitoring_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
     """The monitoring assets of one model, keyed ``<model>/<asset>``."""
     name = config.name
-    partitions = daily_partitions(config)
 
     @dg.asset(key=asset_key(name, "reference_profile"), deps=[asset_key(name, "reference_dataset")],
               group_name=name, tags={"risk_level": config.risk_level})
@@ -89,9 +88,8 @@ def build_monitoring_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
             "profile": dg.MetadataValue.md(markdown.table(profile.summary_table())),
         })
 
-    @dg.asset(key=asset_key(name, "feature_drift"), group_name=name, partitions_def=partitions,
-              deps=[asset_key(name, "production_batch"), reference_profile.key],
-              backfill_policy=dg.BackfillPolicy.single_run(), tags={"risk_level": config.risk_level})
+    @dg.asset(key=asset_key(name, "feature_drift"), deps=[asset_key(name, "production_batch"), reference_profile.key],
+              **partitioned(config))
     def feature_drift_asset(
         context: dg.AssetExecutionContext, monitoring_config: MonitoringConfig, results: Results
     ) -> dg.MaterializeResult:

@@ -7,7 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from drift_pipeline.defs.ingestion.assets import asset_key, trained_model
-from drift_pipeline.defs.partitions import daily_partitions
+from drift_pipeline.defs.partitions import partitioned
 from drift_pipeline.defs.resources import MonitoringConfig, Results
 from drift_pipeline.lib import markdown
 from drift_pipeline.lib.config import ModelConfig, Policy
@@ -59,6 +59,17 @@ def reference_explanation(config: ModelConfig, policy: Policy, store: ResultStor
     return _EXPLAINERS[key]
 
 
+def valid_batch(context: dg.AssetExecutionContext, store: ResultStore, model: str, asset: str,
+                key: str) -> pd.DataFrame | None:
+    """The partition's batch, or None after recording ``asset`` as blocked when validation blocked it."""
+    batch = store.read_frame(model, "production_batch", key)
+    if store.read_json(model, "validation", key).get("blocked") or batch.empty:
+        store.write_json(model, asset, key, {"status": "blocked"})
+        context.add_asset_metadata({"status": "blocked by validation"}, partition_key=key)
+        return None
+    return batch
+
+
 def baseline_metrics(store: ResultStore, model: str) -> dict:
     return store.read_json(model, "baseline_metrics", None)
 
@@ -66,9 +77,8 @@ def baseline_metrics(store: ResultStore, model: str) -> dict:
 def build_signal_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
     """``baseline_metrics`` plus the partitioned model, fairness and explanation assets of one model."""
     name = config.name
-    partitions = daily_partitions(config)
     common = {"group_name": name, "tags": {"risk_level": config.risk_level}}
-    ranged = {"partitions_def": partitions, "backfill_policy": dg.BackfillPolicy.single_run(), **common}
+    ranged = partitioned(config)
     upstream = [asset_key(name, "reference_dataset")]
 
     @dg.asset(key=asset_key(name, "baseline_metrics"), deps=upstream, **common)
@@ -98,10 +108,8 @@ def build_signal_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
         base = baseline_metrics(store, name)["performance"]
         reference = store.read_frame(name, "reference_dataset", None)
         for key in context.partition_keys:
-            batch = store.read_frame(name, "production_batch", key)
-            if store.read_json(name, "validation", key).get("blocked") or batch.empty:
-                store.write_json(name, "model_performance", key, {"status": "blocked"})
-                context.add_asset_metadata({"status": "blocked by validation"}, partition_key=key)
+            batch = valid_batch(context, store, name, "model_performance", key)
+            if batch is None:
                 continue
             current = _performance(cfg, batch, policy)
             result = {
@@ -133,10 +141,8 @@ def build_signal_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
             cfg, policy, store = monitoring_config.model(name), monitoring_config.policy(), results.store()
             baseline = pd.DataFrame(baseline_metrics(store, name)["fairness"])
             for key in context.partition_keys:
-                batch = store.read_frame(name, "production_batch", key)
-                if store.read_json(name, "validation", key).get("blocked") or batch.empty:
-                    store.write_json(name, "fairness_metrics", key, {"status": "blocked"})
-                    context.add_asset_metadata({"status": "blocked by validation"}, partition_key=key)
+                batch = valid_batch(context, store, name, "fairness_metrics", key)
+                if batch is None:
                     continue
                 drift = fairness_drift(_fairness(cfg, batch, policy), baseline)
                 groups = group_rates(batch, protected=cfg.protected_columns, label=cfg.label_column,
@@ -167,10 +173,8 @@ def build_signal_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
                 store.write_json(name, "explanation_drift", key, {"status": "not_scheduled", "cadence": cadence})
                 context.add_asset_metadata({"status": f"not scheduled ({cadence} cadence)"}, partition_key=key)
                 continue
-            batch = store.read_frame(name, "production_batch", key)
-            if store.read_json(name, "validation", key).get("blocked") or batch.empty:
-                store.write_json(name, "explanation_drift", key, {"status": "blocked"})
-                context.add_asset_metadata({"status": "blocked by validation"}, partition_key=key)
+            batch = valid_batch(context, store, name, "explanation_drift", key)
+            if batch is None:
                 continue
             result = reference_explanation(cfg, policy, store).compare(
                 batch, sample_size=policy.explanation.sample_size)

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from drift_pipeline.defs.ingestion.assets import asset_key
-from drift_pipeline.defs.partitions import daily_partitions
+from drift_pipeline.defs.partitions import partitioned
 from drift_pipeline.defs.resources import MonitoringConfig, Results
 from drift_pipeline.lib import project
 from drift_pipeline.lib.config import ModelConfig
@@ -22,9 +22,8 @@ def build_summary_assets(config: ModelConfig) -> list[dg.AssetsDefinition]:
     name = config.name
 
     # drift_report is a dependency too, so the page links Evidently's HTML when this run rendered it.
-    @dg.asset(key=asset_key(name, "partition_summary"), group_name=name, partitions_def=daily_partitions(config),
-              deps=[asset_key(name, "drift_alerts"), asset_key(name, "drift_report")], kinds={"html"},
-              backfill_policy=dg.BackfillPolicy.single_run(), tags={"risk_level": config.risk_level})
+    @dg.asset(key=asset_key(name, "partition_summary"), deps=[asset_key(name, "drift_alerts"),
+              asset_key(name, "drift_report")], kinds={"html"}, **partitioned(config))
     def partition_summary(context: dg.AssetExecutionContext, monitoring_config: MonitoringConfig,
                           results: Results) -> dg.MaterializeResult:
         """One-page HTML summary of each partition: severity, composite, top drifted features, fairness and performance, changes, provenance."""
