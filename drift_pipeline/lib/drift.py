@@ -42,6 +42,7 @@ from drift_pipeline.lib.profile import (
     NumericReference,
     NumericSummary,
     ReferenceProfile,
+    map_columns,
     summarize_parquet,
 )
 from drift_pipeline.lib.stats import (
@@ -52,7 +53,7 @@ from drift_pipeline.lib.stats import (
     ks_numerator_from_cells,
     ks_numerator_from_sorted,
     ks_pvalue_from_numerator,
-    ks_thresholds_from_cells,
+    ks_thresholds,
     multinomial_resamples,
     psi_bootstrap_ci,
     psi_from_counts,
@@ -169,8 +170,9 @@ def numeric_statistics(
         outside = int(np.searchsorted(xs, ref.min, side="left") + xs.size - np.searchsorted(xs, ref.max, side="right"))
     else:
         cells = cur.cells
-        cur_bins = np.bincount(ref.bin_of_cell[cells.ids], weights=cells.count, minlength=ref.edges.size + 1)
-        cur_bins = np.rint(cur_bins).astype(np.int64)
+        # bins are (e_{j-1}, e_j]: values up to edge j are those in cells with id <= its edge cell
+        upto = np.r_[0, np.cumsum(cells.count)][np.searchsorted(cells.ids, ref.edge_cells, side="right")]
+        cur_bins = np.diff(np.r_[0, upto, cells.n]).astype(np.int64)
         num, flt = ks_numerator_from_cells(grid, cells)
         distance, bound = wasserstein_from_cells(grid, cells)
         outside = int(cells.count[(cells.ids == 0) | (cells.ids == 2 * grid.size)].sum())
@@ -218,12 +220,11 @@ def feature_drift_from_summary(
             f"{settings.psi_bins}: rebuild the profile"
         )
     names = list(profile.features) if features is None else list(features)
-    rows: list[dict] = []
-    threshold_rows: list[int] = []
-    threshold_pairs = []
     for name in names:
         if name not in summary.features:
             raise DriftInputError(f"column {name!r} is not in the batch summary")
+
+    def feature_row(name: str) -> dict:
         ref, cur = profile.features[name], summary.features[name]
         row = dict.fromkeys(DRIFT_COLUMNS, math.nan)
         row.update(feature=name, type=ref.type, n_reference=ref.n_values, n_current=cur.n_values)
@@ -237,15 +238,25 @@ def feature_drift_from_summary(
             if isinstance(ref, NumericReference):
                 stats = numeric_statistics(ref, cur, settings, fingerprint=profile.fingerprint)
                 stats.pop("wasserstein_error_bound")
-                if ref.grid.n and cur.n_finite and settings.ks_permutations > 0:
-                    threshold_rows.append(len(rows))
-                    threshold_pairs.append((ref.grid, cur.cells))
             else:
                 stats = _categorical_statistics(ref, cur, settings, profile.fingerprint)
             row.update(stats)
-        rows.append(row)
-    thresholds = ks_thresholds_from_cells(
-        threshold_pairs, alpha=settings.alpha, n_permutations=settings.ks_permutations, seed=settings.seed
+        return row
+
+    rows = map_columns(feature_row, names, rows=summary.n_rows)
+    threshold_rows = [
+        index
+        for index, row in enumerate(rows)
+        if row["type"] == "numeric" and not math.isnan(row["ks_pvalue"]) and settings.ks_permutations > 0
+    ]
+    thresholds = ks_thresholds(
+        [
+            (profile.features[names[i]].grid, summary.features[names[i]].n_finite, lambda name=names[i]: summary.features[name].cells)
+            for i in threshold_rows
+        ],
+        alpha=settings.alpha,
+        n_permutations=settings.ks_permutations,
+        seed=settings.seed,
     )
     for index, threshold in zip(threshold_rows, thresholds):
         rows[index]["ks_threshold"] = threshold

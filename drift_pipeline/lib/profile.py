@@ -9,10 +9,14 @@ mean / std / min / max).
 A production batch is reduced chunk by chunk into :class:`BatchSummary` objects
 (``BatchSummary.from_frame(chunk, profile)``) that merge exactly (``a.merge(b)``), so
 memory is bounded by the reference, not by the batch, and chunks can be summarised on
-different machines. Per numeric column a summary holds at most
-``min(rows, 2 * distinct reference values + 1)`` cells (see
-:class:`drift_pipeline.lib.stats.EcdfCells`); per categorical column one count per
-reference category plus one for unseen categories.
+different machines. Per numeric column a merged summary holds the occupied ECDF cells
+(:class:`drift_pipeline.lib.stats.EcdfCells`) while they are small and otherwise the
+fixed-size :class:`drift_pipeline.lib.stats.DenseCells` (32 bytes per distinct
+reference value), into which streamed chunks are added in place; per categorical
+column one count per reference category plus one for unseen categories.
+
+Columns are summarised in parallel threads (numpy's sort and pandas' string hashing
+release the GIL); :func:`worker_threads` sets how many.
 
 Values are coerced per declared type, never guessed: ``numeric`` accepts numbers,
 booleans and numeric strings; ``categorical`` compares canonical text (``1``, ``1.0``
@@ -27,18 +31,20 @@ import hashlib
 import io
 import json
 import math
+import os
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from drift_pipeline.lib.config import DataDriftSettings
-from drift_pipeline.lib.stats import EcdfCells, ReferenceGrid
+from drift_pipeline.lib.stats import DenseCells, EcdfCells, ReferenceGrid
 
 __all__ = [
     "BatchSummary",
@@ -49,9 +55,12 @@ __all__ = [
     "NumericSummary",
     "ReferenceProfile",
     "feature_drift_from_parquet",
+    "map_columns",
     "summarize_parquet",
+    "worker_threads",
 ]
 
+T = TypeVar("T")
 FeatureType = Literal["numeric", "categorical", "boolean"]
 FEATURE_TYPES: tuple[str, ...] = ("numeric", "categorical", "boolean")
 _FORMAT_VERSION = 1
@@ -185,14 +194,11 @@ class NumericReference:
         return self.n_rows - self.n_null
 
     @cached_property
-    def bin_of_cell(self) -> np.ndarray:
-        """PSI bin of every cell id ``0 .. 2K`` (edges are reference values, so no cell straddles a bin)."""
-        point = np.searchsorted(self.edges, self.grid.values, side="left")
-        gap = np.r_[point, self.edges.size]  # gap cell 2i lies just below d_i
-        out = np.empty(2 * self.grid.size + 1, dtype=np.intp)
-        out[0::2] = gap
-        out[1::2] = point
-        return out
+    def edge_cells(self) -> np.ndarray:
+        """Cell id ``2i + 1`` of each PSI edge ``d_i`` (edges are reference values): bins are
+        ``(e_{j-1}, e_j]``, so a value is in bin ``j`` when its cell id is above edge cell
+        ``j - 1`` and at most edge cell ``j``."""
+        return 2 * np.searchsorted(self.grid.values, self.edges).astype(np.int64) + 1
 
     def _meta(self) -> dict:
         return {
@@ -419,6 +425,38 @@ class ReferenceProfile:
 
 # --------------------------------------------------------------------------- batch side
 
+_PARALLEL_MIN_ROWS = 50_000
+_CELL_BYTES = 40  # one occupied EcdfCells cell: id, count, sum, min, max
+
+
+def worker_threads() -> int:
+    """Threads for per-column work: ``DRIFT_PIPELINE_THREADS`` if set, else the usable cores (at most 8)."""
+    configured = os.environ.get("DRIFT_PIPELINE_THREADS", "").strip()
+    if configured:
+        try:
+            return max(1, int(configured))
+        except ValueError:
+            raise DriftInputError(f"DRIFT_PIPELINE_THREADS={configured!r}: expected a positive integer") from None
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
+def map_columns(function: Callable[[str], T], names: list[str], *, rows: int) -> list[T]:
+    """``[function(name) for name in names]``, in threads when the columns are long enough to gain.
+
+    Results keep the order of ``names``; the first error is raised as it is. Each
+    column's result depends only on that column, so threads never change a number.
+    """
+    threads = min(worker_threads(), len(names))
+    if threads <= 1 or rows < _PARALLEL_MIN_ROWS:
+        return [function(name) for name in names]
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="drift-column") as pool:
+        return list(pool.map(function, names))
+
+
 
 @dataclass(frozen=True, eq=False)
 class NumericSummary:
@@ -426,8 +464,10 @@ class NumericSummary:
 
     A summary of one chunk keeps the chunk's sorted finite values (the exact fast
     path of :func:`drift_pipeline.lib.drift.numeric_statistics`, no bigger than the
-    chunk itself); its ECDF cells against the reference grid are built on first use.
-    Merged summaries keep only cells, so their size is bounded by the reference.
+    chunk itself). Merged summaries keep only ECDF cells against the reference grid:
+    occupied cells while they are smaller than the grid's :class:`DenseCells`, then
+    that fixed-size form, so a merged summary never outgrows ``32`` bytes per distinct
+    reference value whatever the batch size.
     """
 
     n_rows: int
@@ -437,21 +477,29 @@ class NumericSummary:
     grid: ReferenceGrid
     values: np.ndarray | None = None  # sorted finite values of a single chunk
     merged_cells: EcdfCells | None = None
+    dense: DenseCells | None = None
 
     @classmethod
     def build(cls, ref: NumericReference, series: pd.Series) -> NumericSummary:
         x = _numeric_values(series, ref.name)
         finite = np.isfinite(x)
-        xs = x[finite]
-        xs.sort()  # in place: one copy of the column, not two
-        rest = x[~finite]  # nulls and infinities only
-        n_posinf = int(np.count_nonzero(rest == np.inf))
-        n_neginf = int(np.count_nonzero(rest == -np.inf))
-        return cls(int(x.size), int(rest.size - n_posinf - n_neginf), n_posinf, n_neginf, ref.grid, values=xs)
+        if finite.all():
+            xs = np.sort(x)
+            n_posinf = n_neginf = n_null = 0
+        else:
+            xs = x[finite]
+            xs.sort()  # in place: one copy of the column, not two
+            rest = x[~finite]  # nulls and infinities only
+            n_posinf = int(np.count_nonzero(rest == np.inf))
+            n_neginf = int(np.count_nonzero(rest == -np.inf))
+            n_null = int(rest.size - n_posinf - n_neginf)
+        return cls(int(x.size), n_null, n_posinf, n_neginf, ref.grid, values=xs)
 
-    @cached_property
+    @property
     def cells(self) -> EcdfCells:
-        """The finite values as ECDF cells against the reference grid."""
+        """The finite values as ECDF cells against the reference grid (computed on each access)."""
+        if self.dense is not None:
+            return self.dense.cells(self.grid)
         if self.merged_cells is not None:
             return self.merged_cells
         return EcdfCells.from_sorted(self.grid, self.values)
@@ -464,14 +512,37 @@ class NumericSummary:
     def n_finite(self) -> int:
         return self.n_values - self.n_posinf - self.n_neginf
 
-    def merge(self, other: NumericSummary) -> NumericSummary:
+    def densified(self, expected_rows: int) -> NumericSummary:
+        """This summary in the fixed-size form if ``expected_rows`` values could need more memory as cells."""
+        if self.dense is not None or expected_rows * _CELL_BYTES <= DenseCells.nbytes_for(self.grid):
+            return self
+        dense = DenseCells.zeros(self.grid).add(self.cells)
+        return NumericSummary(self.n_rows, self.n_null, self.n_posinf, self.n_neginf, self.grid, dense=dense)
+
+    def merge(self, other: NumericSummary, *, reuse: bool = False) -> NumericSummary:
+        """Summary of both parts. ``reuse=True`` lets the result take over this summary's
+        fixed-size cells instead of copying them (for a caller that drops this summary)."""
+        dense: DenseCells | None = None
+        cells: EcdfCells | None = None
+        if self.dense is not None or other.dense is not None:
+            base, extra = (self, other) if self.dense is not None else (other, self)
+            dense = base.dense if reuse and base is self else base.dense.copy()
+            if extra.dense is not None:
+                dense.add_dense(extra.dense)
+            else:
+                dense.add(extra.cells)
+        else:
+            cells = self.cells.merge(other.cells)
+            if cells.nbytes > DenseCells.nbytes_for(self.grid):
+                dense, cells = DenseCells.zeros(self.grid).add(cells), None
         return NumericSummary(
             self.n_rows + other.n_rows,
             self.n_null + other.n_null,
             self.n_posinf + other.n_posinf,
             self.n_neginf + other.n_neginf,
             self.grid,
-            merged_cells=self.cells.merge(other.cells),
+            merged_cells=cells,
+            dense=dense,
         )
 
     def equals(self, other: NumericSummary) -> bool:
@@ -489,19 +560,32 @@ class CategoricalSummary:
 
     @classmethod
     def build(cls, ref: CategoricalReference, series: pd.Series) -> CategoricalSummary:
-        codes, texts = _factorized(series, ref.type, ref.name)
         k = len(ref.categories)
+        counts = np.zeros(k + 1, dtype=np.int64)
+        rest = series
+        if ref.type == "categorical" and (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
+            # Text equal to a reference category is already canonical: look it up directly
+            # and send only the rest (other spellings, unseen values, nulls) through canonicalisation.
+            hit = ref.index.get_indexer(series)
+            found = hit >= 0
+            counts[:k] = np.bincount(hit[found], minlength=k)
+            rest = series[~found] if not found.all() else series.iloc[:0]
+        codes, texts = _factorized(rest, ref.type, ref.name)
         lookup = ref.index.get_indexer(texts)
         lookup = np.where(lookup < 0, k, lookup)
         present = codes >= 0
-        counts = np.bincount(lookup[codes[present]], minlength=k + 1).astype(np.int64)
-        return cls(int(codes.size), int((~present).sum()), counts)
+        counts += np.bincount(lookup[codes[present]], minlength=k + 1)
+        return cls(int(series.size), int((~present).sum()), counts)
 
     @property
     def n_values(self) -> int:
         return self.n_rows - self.n_null
 
-    def merge(self, other: CategoricalSummary) -> CategoricalSummary:
+    def densified(self, expected_rows: int) -> CategoricalSummary:
+        """Itself: a categorical summary is fixed-size already."""
+        return self
+
+    def merge(self, other: CategoricalSummary, *, reuse: bool = False) -> CategoricalSummary:
         return CategoricalSummary(self.n_rows + other.n_rows, self.n_null + other.n_null, self.counts + other.counts)
 
     def equals(self, other: CategoricalSummary) -> bool:
@@ -524,24 +608,56 @@ class BatchSummary:
     ) -> BatchSummary:
         """Summarise ``chunk`` for every profiled feature (or only ``columns``)."""
         names = list(profile.features) if columns is None else list(columns)
-        features: dict[str, FeatureSummary] = {}
         for name in names:
             if name not in profile.features:
                 raise DriftInputError(f"column {name!r} is not in the reference profile")
+            _column(chunk, name, "batch")
+
+        def summarise(name: str) -> FeatureSummary:
             ref = profile.features[name]
-            series = _column(chunk, name, "batch")
-            if isinstance(ref, NumericReference):
-                features[name] = NumericSummary.build(ref, series)
-            else:
-                features[name] = CategoricalSummary.build(ref, series)
-        return cls(profile.fingerprint, features)
+            kind = NumericSummary if isinstance(ref, NumericReference) else CategoricalSummary
+            return kind.build(ref, chunk[name])
+
+        parts = map_columns(summarise, names, rows=len(chunk))
+        return cls(profile.fingerprint, dict(zip(names, parts)))
+
+    @classmethod
+    def from_chunks(
+        cls,
+        chunks: Iterable[pd.DataFrame],
+        profile: ReferenceProfile,
+        *,
+        columns: Iterable[str] | None = None,
+        expected_rows: int | None = None,
+    ) -> BatchSummary | None:
+        """Summarise chunks one at a time, merging each into the running summary in place.
+
+        Peak memory is the running summary (bounded by the reference) plus one chunk.
+        With ``expected_rows`` (the batch's total), a numeric column whose occupied
+        cells could outgrow its fixed-size :class:`DenseCells` accumulates in that form
+        from the first chunk on. None when there are no chunks.
+        """
+        summary: BatchSummary | None = None
+        for chunk in chunks:
+            part = cls.from_frame(chunk, profile, columns=columns)
+            if summary is None and expected_rows is not None:
+                part = BatchSummary(
+                    part.profile_fingerprint,
+                    {name: f.densified(expected_rows) for name, f in part.features.items()},
+                )
+            summary = part if summary is None else summary.merge(part, reuse=True)
+        return summary
 
     @property
     def n_rows(self) -> int:
         return max((s.n_rows for s in self.features.values()), default=0)
 
-    def merge(self, other: BatchSummary) -> BatchSummary:
-        """Summary of both parts; both must come from the same profile and columns."""
+    def merge(self, other: BatchSummary, *, reuse: bool = False) -> BatchSummary:
+        """Summary of both parts; both must come from the same profile and columns.
+
+        ``reuse=True`` lets the result take over this summary's fixed-size buffers
+        (this summary must not be used afterwards).
+        """
         if other.profile_fingerprint != self.profile_fingerprint:
             raise DriftInputError("cannot merge summaries made against different reference profiles")
         if list(other.features) != list(self.features):
@@ -549,7 +665,8 @@ class BatchSummary:
                 f"cannot merge summaries of different columns: {list(self.features)} vs {list(other.features)}"
             )
         return BatchSummary(
-            self.profile_fingerprint, {name: s.merge(other.features[name]) for name, s in self.features.items()}
+            self.profile_fingerprint,
+            {name: s.merge(other.features[name], reuse=reuse) for name, s in self.features.items()},
         )
 
     def equals(self, other: BatchSummary) -> bool:
@@ -564,25 +681,39 @@ class BatchSummary:
 def summarize_parquet(
     profile: ReferenceProfile, path: Path, *, columns: Iterable[str] | None = None, batch_rows: int = 131_072
 ) -> BatchSummary:
-    """Summarise a parquet file record batch by record batch (memory bounded by ``batch_rows``)."""
+    """Summarise a parquet file record batch by record batch (memory bounded by ``batch_rows``).
+
+    Text columns are read dictionary-encoded, so a chunk's categories are hashed once
+    per distinct value rather than once per row.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     names = list(profile.features) if columns is None else list(columns)
     try:
-        parquet = pq.ParquetFile(path)
+        schema = pq.read_schema(path)
     except FileNotFoundError:
         raise DriftInputError(f"{path}: file not found") from None
     except (OSError, pa.ArrowException) as exc:
         raise DriftInputError(f"{path}: not a readable parquet file ({exc})") from None
-    available = set(parquet.schema_arrow.names)
-    missing = [name for name in names if name not in available]
+    missing = [name for name in names if name not in schema.names]
     if missing:
         raise DriftInputError(f"{path}: profiled columns missing from the file: {missing}")
-    summary: BatchSummary | None = None
-    for batch in parquet.iter_batches(batch_size=batch_rows, columns=names):
-        part = BatchSummary.from_frame(batch.to_pandas(), profile, columns=names)
-        summary = part if summary is None else summary.merge(part)
+    text = [
+        name
+        for name in names
+        if not isinstance(profile.features[name], NumericReference)
+        and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))
+    ]
+    parquet = pq.ParquetFile(path, read_dictionary=text)
+    # One row group at a time: a single iter_batches over the whole file keeps the
+    # decoded column chunks of every row group it has read (peak memory grew with the file).
+    chunks = (
+        batch.to_pandas()
+        for group in range(parquet.num_row_groups)
+        for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=[group], columns=names)
+    )
+    summary = BatchSummary.from_chunks(chunks, profile, columns=names, expected_rows=parquet.metadata.num_rows)
     if summary is None:
         summary = BatchSummary.from_frame(parquet.schema_arrow.empty_table().to_pandas(), profile, columns=names)
     return summary

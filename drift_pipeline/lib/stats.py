@@ -16,6 +16,9 @@ reusable and the current sample mergeable (SPEC §9):
   maximum) with their count, sum, min and max. Only occupied cells are stored, so a
   summary is at most ``min(batch size, 2K + 1)`` cells and two summaries merge by
   adding cells.
+* :class:`DenseCells` holds every cell of the grid in fixed arrays and absorbs chunks in
+  place: the streaming form, whose memory is set by the reference (``32`` bytes per
+  distinct reference value) and never grows with the batch.
 
 From these the KS statistic and PSI are exact; Wasserstein-1 is exact except in one
 documented case (:func:`wasserstein_from_cells`), where it is bracketed with a computed
@@ -46,6 +49,7 @@ from scipy import stats as sps
 from scipy.stats._stats_py import _attempt_exact_2kssamp  # the exact path of ks_2samp
 
 __all__ = [
+    "DenseCells",
     "EcdfCells",
     "ReferenceGrid",
     "adjust_pvalues",
@@ -66,6 +70,7 @@ __all__ = [
     "ks_pvalue_from_numerator",
     "ks_statistic",
     "ks_threshold_from_cells",
+    "ks_thresholds",
     "ks_thresholds_from_cells",
     "multinomial_resamples",
     "nonfinite_share",
@@ -91,6 +96,8 @@ _SCIPY_KS_MAX_EXACT_N = 10_000
 # B x 16384 simulated positions; the threshold then falls back to the asymptotic
 # Kolmogorov quantile (exact for continuous data as n grows, conservative under ties).
 _MAX_PERMUTATION_WALK = 16_384
+
+_INT32_MAX = int(np.iinfo(np.int32).max)
 
 # Long vectorised loops run in chunks of this many elements, so that temporaries are
 # reused from cache instead of being freshly mapped (page faults dominate otherwise).
@@ -762,6 +769,11 @@ class EcdfCells:
             high=pooled(self.high, other.high, np.maximum),
         )
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the five per-cell arrays (what a merged summary keeps)."""
+        return sum(a.nbytes for a in (self.ids, self.count, self.total, self.low, self.high))
+
     def equals(self, other: EcdfCells) -> bool:
         """Same cells, counts, minima and maxima (sums compared to 1e-12 relative)."""
         return (
@@ -770,6 +782,83 @@ class EcdfCells:
             and np.array_equal(self.low, other.low)
             and np.array_equal(self.high, other.high)
             and np.allclose(self.total, other.total, rtol=1e-12, atol=0.0)
+        )
+
+
+@dataclass(eq=False)
+class DenseCells:
+    """Every cell of a :class:`ReferenceGrid` in fixed arrays, updated in place.
+
+    The streaming form of :class:`EcdfCells`: ``count`` has one entry per cell id
+    ``0 .. 2K``; ``total``, ``low`` and ``high`` one per gap cell ``2i`` (the values of
+    point cell ``2i + 1`` all equal ``d_i``). Memory is set by the reference, 32 bytes
+    per distinct reference value (``count`` is int32 and widens to int64 only if a batch
+    ever holds more than 2^31 - 1 finite values), whatever the batch size; adding a
+    chunk's cells costs ``O(chunk)``. :meth:`cells` returns exactly the cells that
+    merging every chunk's :class:`EcdfCells` would give (sums up to rounding order).
+    """
+
+    count: np.ndarray
+    total: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    n: int = 0
+
+    @classmethod
+    def zeros(cls, grid: ReferenceGrid) -> DenseCells:
+        k = grid.size
+        return cls(np.zeros(2 * k + 1, np.int32), np.zeros(k + 1), np.full(k + 1, np.inf), np.full(k + 1, -np.inf))
+
+    @staticmethod
+    def nbytes_for(grid: ReferenceGrid) -> int:
+        """Bytes of a :class:`DenseCells` over ``grid`` (before any widening)."""
+        return (2 * grid.size + 1) * 4 + 3 * (grid.size + 1) * 8
+
+    def _make_room(self, extra: int, dtype: np.dtype) -> None:
+        if self.count.dtype == np.int32 and (self.n + extra > _INT32_MAX or dtype == np.int64):
+            self.count = self.count.astype(np.int64)
+
+    def add(self, cells: EcdfCells) -> DenseCells:
+        """Add a chunk's cells in place; returns ``self``."""
+        if cells.ids.size == 0:
+            return self
+        m = cells.n
+        self._make_room(m, np.dtype(np.int32))
+        self.count[cells.ids] += cells.count.astype(self.count.dtype)  # ids are unique
+        gap = (cells.ids & 1) == 0
+        g = cells.ids[gap] >> 1
+        self.total[g] += cells.total[gap]
+        self.low[g] = np.minimum(self.low[g], cells.low[gap])
+        self.high[g] = np.maximum(self.high[g], cells.high[gap])
+        self.n += m
+        return self
+
+    def add_dense(self, other: DenseCells) -> DenseCells:
+        """Add another :class:`DenseCells` over the same grid in place; returns ``self``."""
+        self._make_room(other.n, other.count.dtype)
+        self.count += other.count.astype(self.count.dtype, copy=False)
+        self.total += other.total
+        np.minimum(self.low, other.low, out=self.low)
+        np.maximum(self.high, other.high, out=self.high)
+        self.n += other.n
+        return self
+
+    def copy(self) -> DenseCells:
+        return DenseCells(self.count.copy(), self.total.copy(), self.low.copy(), self.high.copy(), self.n)
+
+    def cells(self, grid: ReferenceGrid) -> EcdfCells:
+        """The occupied cells as :class:`EcdfCells` (no kept values)."""
+        ids = np.flatnonzero(self.count).astype(np.int64)
+        count = self.count[ids].astype(np.int64)
+        k = ids >> 1
+        gap = (ids & 1) == 0
+        value = grid.values[np.minimum(k, grid.size - 1)] if grid.size else np.zeros(ids.size)
+        return EcdfCells(
+            ids=ids,
+            count=count,
+            total=np.where(gap, self.total[k], count * value),
+            low=np.where(gap, self.low[k], value),
+            high=np.where(gap, self.high[k], value),
         )
 
 
@@ -955,42 +1044,62 @@ def wasserstein_from_cells(grid: ReferenceGrid, cells: EcdfCells) -> tuple[float
     n, m = grid.n, cells.n
     if n == 0 or m == 0:
         return math.nan, math.nan
-    d = grid.values
-    K = grid.size
-    A = grid.cumulative
-    H = grid.prefix_integral
     ids = cells.ids
     k_idx = ids >> 1
     cur_le = np.cumsum(cells.count)
-    cur_lt = cur_le - cells.count
+    total = bound = 0.0
+    # In blocks of cells, so the many temporaries stay cache-sized. Run j lies between
+    # cells j - 1 and j (run 0 before the first cell); the last run, after the last cell,
+    # reaches the reference maximum.
+    for lo in range(0, ids.size, _CHUNK):
+        hi = min(lo + _CHUNK, ids.size)
+        if lo:
+            start, level = k_idx[lo - 1 : hi - 1], cur_le[lo - 1 : hi - 1]
+        else:
+            start, level = np.r_[0, k_idx[: hi - 1]], np.r_[0, cur_le[: hi - 1]]
+        total += _run_integrals(grid, start, (ids[lo:hi] - 1) // 2, level, m)
+        part, width = _gap_integrals(grid, cells, lo, hi, cur_le[lo:hi], m)
+        total += part
+        bound += width
+    total += _run_integrals(grid, k_idx[-1:], np.array([grid.size - 1]), cur_le[-1:], m)
+    return total, bound
 
-    # Runs of reference values between occupied cells, where F_cur = Q / m is constant.
-    s = np.r_[0, k_idx]
-    e = np.r_[(ids - 1) // 2, K - 1]
-    Q = np.r_[0, cur_le]
+
+def _run_integrals(grid: ReferenceGrid, s: np.ndarray, e: np.ndarray, Q: np.ndarray, m: int) -> float:
+    """Sum over runs of reference values ``d_s .. d_e`` of the integral of ``|F_ref - Q / m|``."""
     keep = e >= s
     s, e, Q = s[keep], e[keep], Q[keep]
+    if s.size == 0:
+        return 0.0
+    d, H, n = grid.values, grid.prefix_integral, grid.n
     T = (Q * n + m - 1) // m  # F_ref >= Q/m  <=>  A_k >= T
     first = np.where(T > 0, grid.index_of_rank[np.maximum(T - 1, 0)], 0)
     t = np.clip(first, s, e)
     q = Q / m
     runs = q * (d[t] - d[s]) - (H[t] - H[s]) + (H[e] - H[t]) - q * (d[e] - d[t])
-    total = float(runs.sum())
+    return float(runs.sum())
 
-    # Gap cells: constant F_ref = a inside, F_cur rises from b_lo to b_hi.
+
+def _gap_integrals(
+    grid: ReferenceGrid, cells: EcdfCells, lo: int, hi: int, cur_le: np.ndarray, m: int
+) -> tuple[float, float]:
+    """Integral of ``|F_ref - F_cur|`` over the gap cells among cells ``lo:hi``, and its error bound."""
+    ids = cells.ids[lo:hi]
     gap = (ids & 1) == 0
     if not gap.any():
-        return total, 0.0
-    gi = k_idx[gap]
-    cnt = cells.count[gap]
-    low, high, ssum = cells.low[gap], cells.high[gap], cells.total[gap]
-    lt, le = cur_lt[gap], cur_le[gap]
-    a_num = A[gi]
+        return 0.0, 0.0
+    d, K, n = grid.values, grid.size, grid.n
+    gi = ids[gap] >> 1
+    cnt = cells.count[lo:hi][gap]
+    low, high, ssum = cells.low[lo:hi][gap], cells.high[lo:hi][gap], cells.total[lo:hi][gap]
+    le = cur_le[gap]
+    lt = le - cnt
+    a_num = grid.cumulative[gi]
     a = a_num / n
     b_lo, b_hi = lt / m, le / m
     left = np.where(gi > 0, d[np.maximum(gi - 1, 0)], low)
     right = np.where(gi < K, d[np.minimum(gi, K - 1)], high)
-    total += float(np.sum(np.abs(a - b_lo) * (low - left) + np.abs(a - b_hi) * (right - high)))
+    total = float(np.sum(np.abs(a - b_lo) * (low - left) + np.abs(a - b_hi) * (right - high)))
 
     width = high - low
     signed = (a - b_lo) * width - (cnt * high - ssum) / m
@@ -1008,7 +1117,7 @@ def wasserstein_from_cells(grid: ReferenceGrid, cells: EcdfCells) -> tuple[float
         return total, 0.0
     if cells.values is not None:
         # exact: sum over consecutive sorted values of |a - F_cur| * spacing
-        first_value = cells.starts[gap][crossing]
+        first_value = cells.starts[lo:hi][gap][crossing]
         counts = cnt[crossing]
         seg = np.repeat(np.arange(counts.size), counts - 1)
         offset = np.arange(seg.size) - np.repeat(np.cumsum(counts - 1) - (counts - 1), counts - 1)
@@ -1022,8 +1131,7 @@ def wasserstein_from_cells(grid: ReferenceGrid, cells: EcdfCells) -> tuple[float
     neg_max = (b_hi[crossing] - 1 / m - a[crossing]) * width[crossing]
     lower = np.abs(sgn)
     upper = np.maximum(np.minimum(2 * pos_max - sgn, 2 * neg_max + sgn), lower)
-    total += float(np.sum((lower + upper) / 2))
-    return total, float(np.sum((upper - lower) / 2))
+    return total + float(np.sum((lower + upper) / 2)), float(np.sum((upper - lower) / 2))
 
 
 def pooled_tie_blocks(grid: ReferenceGrid, cells: EcdfCells) -> np.ndarray:
@@ -1215,24 +1323,45 @@ def _shared_blocks_null(
 def ks_thresholds_from_cells(
     pairs: Sequence[tuple[ReferenceGrid, EcdfCells]], *, alpha: float, n_permutations: int, seed: int
 ) -> list[float]:
+    """Permutation-calibrated KS thresholds for several features at once (see :func:`ks_thresholds`).
+
+    Returns
+    -------
+    list of float
+    """
+    features = [(grid, cells.n, lambda cells=cells: cells) for grid, cells in pairs]
+    return ks_thresholds(features, alpha=alpha, n_permutations=n_permutations, seed=seed)
+
+
+def ks_thresholds(
+    features: Sequence[tuple[ReferenceGrid, int, Callable[[], EcdfCells]]],
+    *,
+    alpha: float,
+    n_permutations: int,
+    seed: int,
+) -> list[float]:
     """Permutation-calibrated KS thresholds for several features at once.
 
-    Features with the same sizes share the simulated positions and one counting pass.
-    Each threshold is the one :func:`ks_permutation_threshold` defines.
+    Each feature is ``(grid, m, cells)``: its reference grid, the number of finite
+    current values and a function giving the current cells, which is called only when
+    the threshold is simulated (smaller sample at most 16384 values), so a large batch
+    never materialises its cells here. Features with the same sizes share the simulated
+    positions and one counting pass. Each threshold is the one
+    :func:`ks_permutation_threshold` defines.
 
     Returns
     -------
     list of float
         NaN for a feature with an empty sample or when ``n_permutations`` is 0.
     """
-    out = [math.nan] * len(pairs)
+    out = [math.nan] * len(features)
     if n_permutations <= 0:
         return out
     rank = math.floor(alpha * (n_permutations + 1) + 1e-9)
     groups: dict[tuple[int, int], list[int]] = {}
-    for index, (grid, cells) in enumerate(pairs):
-        if grid.n and cells.n:
-            groups.setdefault((grid.n, cells.n), []).append(index)
+    for index, (grid, m, _) in enumerate(features):
+        if grid.n and m:
+            groups.setdefault((grid.n, m), []).append(index)
     for (n, m), indices in groups.items():
         if rank < 1:
             for index in indices:
@@ -1250,7 +1379,8 @@ def ks_thresholds_from_cells(
         nulls: dict[int, np.ndarray] = {}
         few: list[int] = []
         for index in indices:
-            blocks = pooled_tie_blocks(*pairs[index])
+            grid, _, cells = features[index]
+            blocks = pooled_tie_blocks(grid, cells())
             if blocks.size == n + m:
                 nulls[index] = _continuous_null(other, walk, n_permutations, seed)
             elif blocks.size > walk:

@@ -187,3 +187,92 @@ def test_one_chunk_summary_keeps_values_and_merged_keeps_cells(profile):
     assert merged.cells.n == a.n_finite + b.n_finite
     # cells never outnumber 2K + 1 whatever the batch size
     assert merged.cells.ids.size <= 2 * profile.features["x"].grid.size + 1
+
+
+def test_merged_summaries_switch_to_fixed_size_cells_and_stop_growing(profile):
+    from drift_pipeline.lib.stats import DenseCells
+
+    grid = profile.features["x"].grid
+    chunks = [_frame(400, seed=20 + i, shift=0.1) for i in range(40)]
+    merged = BatchSummary.from_frame(chunks[0], profile)
+    sizes = []
+    for chunk in chunks[1:]:
+        merged = merged.merge(BatchSummary.from_frame(chunk, profile))
+        x = merged.features["x"]
+        sizes.append(DenseCells.nbytes_for(grid) if x.dense is not None else x.merged_cells.nbytes)
+    # 16,000 values against a 2,000-row reference: occupied cells would outgrow the fixed-size form
+    assert merged.features["x"].dense is not None
+    assert max(sizes) <= DenseCells.nbytes_for(grid)
+    whole = BatchSummary.from_frame(pd.concat(chunks, ignore_index=True), profile)
+    assert merged.equals(whole)
+    # the statistics, the KS threshold included (ties are kept: min and max per gap), equal one
+    # pass; Wasserstein lies within its computed error bound (gaps of >= 4 values where the ECDFs cross)
+    one = feature_drift_from_summary(profile, whole, SETTINGS)
+    many = feature_drift_from_summary(profile, merged, SETTINGS)
+    exact = [c for c in DRIFT_COLUMNS if c not in {"wasserstein", "wasserstein_normed"}]
+    pd.testing.assert_frame_equal(one[exact], many[exact], check_exact=False, rtol=1e-12, atol=0)
+    from drift_pipeline.lib.drift import numeric_statistics
+
+    stats = numeric_statistics(profile.features["x"], merged.features["x"], SETTINGS)
+    assert 0 < stats["wasserstein_error_bound"] <= 0.01 * stats["wasserstein"]
+    assert abs(stats["wasserstein"] - one.loc[0, "wasserstein"]) <= stats["wasserstein_error_bound"] + 1e-12
+
+
+def test_merging_never_changes_its_inputs(profile):
+    a = BatchSummary.from_frame(_frame(12_000, seed=30), profile)
+    b = BatchSummary.from_frame(_frame(12_000, seed=31), profile)
+    ab = a.merge(b)
+    assert ab.features["x"].dense is not None
+    before = ab.features["x"].cells
+    ab.merge(a)  # functional merge: copies the fixed-size cells
+    assert ab.features["x"].cells.equals(before)
+    abc = ab.merge(a, reuse=True)  # streaming: takes over ab's buffers
+    assert abc.features["x"].dense is ab.features["x"].dense
+    assert abc.features["x"].n_rows == 36_000
+
+
+def test_streamed_parquet_accumulates_in_fixed_size_cells(profile, tmp_path):
+    batch = _frame(6000, seed=32, shift=0.3)
+    path = tmp_path / "batch.parquet"
+    pq.write_table(pa.Table.from_pandas(batch, preserve_index=False), path, row_group_size=1000)
+    streamed = summarize_parquet(profile, path, batch_rows=700)
+    assert streamed.features["x"].dense is not None  # chosen from the file's row count up front
+    assert streamed.equals(BatchSummary.from_frame(batch, profile))
+    one = feature_drift(profile, batch, SETTINGS)
+    exact = [c for c in DRIFT_COLUMNS if c not in {"wasserstein", "wasserstein_normed"}]
+    many = feature_drift_from_summary(profile, streamed, SETTINGS)
+    pd.testing.assert_frame_equal(many[exact], one[exact], check_exact=False, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(many["wasserstein"], one["wasserstein"], rtol=1e-2)  # within its bound, see above
+
+
+def test_text_categories_are_counted_like_their_canonical_spelling():
+    reference = pd.DataFrame({"c": ["1", "2", "x", "x", None, "2"]})
+    prof = ReferenceProfile.build(reference, {"c": "categorical"}, SETTINGS)
+    values = ["1", 1, 1.0, "2", 2, "x", "new", None, np.nan, "x", "True"]
+    direct = BatchSummary.from_frame(pd.DataFrame({"c": pd.Series(values, dtype=object)}), prof).features["c"]
+    # the Categorical dtype takes the canonicalising path for every value
+    as_category = pd.DataFrame({"c": pd.Categorical([str(v) if isinstance(v, str) else v for v in values])})
+    canonical = BatchSummary.from_frame(as_category, prof).features["c"]
+    assert direct.equals(canonical)
+    assert prof.features["c"].categories == ("1", "2", "x")
+    assert direct.counts.tolist() == [3, 2, 2, 2]  # "1" x3, "2" x2, "x" x2, unseen: "new" and "True"
+    assert direct.n_null == 2
+    strings = pd.DataFrame({"c": pd.array(["1", "x", None, "zzz"], dtype="string")})
+    summary = BatchSummary.from_frame(strings, prof).features["c"]
+    assert summary.counts.tolist() == [1, 0, 1, 1] and summary.n_null == 1
+
+
+def test_threads_never_change_a_number(monkeypatch):
+    rng = np.random.default_rng(33)
+    n = 60_000  # above the size at which columns are summarised in parallel
+    reference = pd.DataFrame({f"v{i}": rng.normal(size=n) for i in range(4)} | {"c": rng.choice(list("abc"), n)})
+    batch = pd.DataFrame({f"v{i}": rng.normal(0.01 * i, 1, size=n) for i in range(4)} | {"c": rng.choice(list("abcd"), n)})
+    schema = {**{f"v{i}": "numeric" for i in range(4)}, "c": "categorical"}
+    prof = ReferenceProfile.build(reference, schema, SETTINGS)
+    monkeypatch.setenv("DRIFT_PIPELINE_THREADS", "1")
+    serial = feature_drift(prof, batch, SETTINGS)
+    monkeypatch.setenv("DRIFT_PIPELINE_THREADS", "4")
+    pd.testing.assert_frame_equal(feature_drift(prof, batch, SETTINGS), serial, check_exact=True)
+    monkeypatch.setenv("DRIFT_PIPELINE_THREADS", "many")
+    with pytest.raises(DriftInputError, match="DRIFT_PIPELINE_THREADS='many': expected a positive integer"):
+        feature_drift(prof, batch, SETTINGS)

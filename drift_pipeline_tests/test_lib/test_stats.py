@@ -397,3 +397,96 @@ def test_psi_interval_covers_zero_without_drift_and_the_estimate_with_drift():
         low,
         high,
     )
+
+
+# --------------------------------------------------------------------------- fixed-size (dense) cells
+
+
+def test_dense_cells_hold_exactly_the_merged_cells():
+    rng = np.random.default_rng(11)
+    reference = np.round(rng.normal(size=2000), 2)  # ties inside the reference and with the batch
+    current = np.r_[np.round(rng.normal(0.3, 1.2, 5000), 2), [-9.0, 9.0, 9.0]]
+    grid = S.ReferenceGrid.from_values(np.sort(reference))
+    dense = S.DenseCells.zeros(grid)
+    merged = S.EcdfCells.empty()
+    for chunk in np.array_split(current, 9):
+        cells = S.EcdfCells.from_sorted(grid, np.sort(chunk))
+        dense.add(cells)
+        merged = merged.merge(cells)
+    assert dense.n == current.size
+    assert dense.count.nbytes + dense.total.nbytes + dense.low.nbytes + dense.high.nbytes == S.DenseCells.nbytes_for(grid)
+    assert dense.cells(grid).equals(merged)
+    one_pass = S.EcdfCells.from_sorted(grid, np.sort(current))
+    assert dense.cells(grid).equals(one_pass)
+    # adding another DenseCells is the same as adding its chunks
+    half = S.DenseCells.zeros(grid).add(S.EcdfCells.from_sorted(grid, np.sort(current[:2500])))
+    rest = S.DenseCells.zeros(grid).add(S.EcdfCells.from_sorted(grid, np.sort(current[2500:])))
+    assert half.copy().add_dense(rest).cells(grid).equals(one_pass)
+    # statistics from the dense cells equal scipy (KS exactly, Wasserstein within 1e-12 relative)
+    cells = dense.cells(grid)
+    num, flt = S.ks_numerator_from_cells(grid, cells)
+    assert S.ks_pvalue_from_numerator(num, flt, grid.n, cells.n) == pytest.approx(
+        tuple(sps.ks_2samp(reference, current)), rel=1e-12
+    )
+    value, bound = S.wasserstein_from_cells(grid, cells)
+    assert abs(value - sps.wasserstein_distance(reference, current)) <= bound + 1e-12 * value
+
+
+def test_dense_counts_widen_before_they_could_overflow():
+    grid = S.ReferenceGrid.from_values(np.array([0.0, 1.0, 2.0]))
+    dense = S.DenseCells.zeros(grid)
+    assert dense.count.dtype == np.int32
+    dense.n = np.iinfo(np.int32).max - 2  # as if 2^31 - 3 values had been added already
+    dense.add(S.EcdfCells.from_sorted(grid, np.array([0.5, 1.0, 1.0, 3.0])))
+    assert dense.count.dtype == np.int64
+    assert dense.count.tolist() == [0, 0, 1, 2, 0, 0, 1]
+
+
+def test_wasserstein_from_many_cells_is_computed_in_blocks_and_equals_scipy():
+    # more occupied cells than one block (65,536) of the chunked computation
+    rng = np.random.default_rng(12)
+    reference, current = rng.normal(size=150_000), rng.normal(0.05, 1.1, size=160_000)
+    grid = S.ReferenceGrid.from_values(np.sort(reference))
+    xs = np.sort(current)
+    one_chunk = S.EcdfCells.from_sorted(grid, xs)
+    assert one_chunk.ids.size > S._CHUNK
+    expected = sps.wasserstein_distance(reference, current)
+    value, bound = S.wasserstein_from_cells(grid, one_chunk)
+    assert bound == 0.0 and value == pytest.approx(expected, rel=W1_REL)
+    dense = S.DenseCells.zeros(grid)
+    for chunk in np.array_split(current, 5):
+        dense.add(S.EcdfCells.from_sorted(grid, np.sort(chunk)))
+    value, bound = S.wasserstein_from_cells(grid, dense.cells(grid))
+    assert abs(value - expected) <= bound + W1_REL * expected
+    assert bound <= 1e-3 * expected
+
+
+def test_ks_thresholds_only_build_cells_where_the_null_is_simulated():
+    rng = np.random.default_rng(13)
+    small = S.ReferenceGrid.from_values(np.sort(rng.normal(size=500)))
+    large = S.ReferenceGrid.from_values(np.sort(rng.normal(size=S._MAX_PERMUTATION_WALK + 10)))
+    calls: list[str] = []
+
+    def cells_of(name: str, grid: S.ReferenceGrid, values: np.ndarray):
+        def build() -> S.EcdfCells:
+            calls.append(name)
+            return S.EcdfCells.from_sorted(grid, np.sort(values))
+
+        return build
+
+    current = rng.normal(size=S._MAX_PERMUTATION_WALK + 20)
+    thresholds = S.ks_thresholds(
+        [
+            (small, 400, cells_of("small", small, current[:400])),
+            (large, current.size, cells_of("large", large, current)),
+        ],
+        alpha=0.05,
+        n_permutations=200,
+        seed=1,
+    )
+    assert calls == ["small"]  # the large pair takes the asymptotic quantile without its cells
+    n, m = large.n, current.size
+    assert thresholds[1] == pytest.approx(float(sps.kstwo.isf(0.05, round(n * m / (n + m)))))
+    assert thresholds[0] == S.ks_permutation_threshold(
+        np.repeat(small.values, small.counts), current[:400], alpha=0.05, n_permutations=200, seed=1
+    )
