@@ -690,8 +690,19 @@ def summarize_parquet(
     import pyarrow.parquet as pq
 
     names = list(profile.features) if columns is None else list(columns)
+    unknown = [name for name in names if name not in profile.features]
+    if unknown:
+        raise DriftInputError(f"columns not in the reference profile: {unknown}")
     try:
         schema = pq.read_schema(path)
+        text = [
+            name
+            for name in names
+            if isinstance(profile.features[name], CategoricalReference)
+            and name in schema.names
+            and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))
+        ]
+        parquet = pq.ParquetFile(path, read_dictionary=text)
     except FileNotFoundError:
         raise DriftInputError(f"{path}: file not found") from None
     except (OSError, pa.ArrowException) as exc:
@@ -699,13 +710,6 @@ def summarize_parquet(
     missing = [name for name in names if name not in schema.names]
     if missing:
         raise DriftInputError(f"{path}: profiled columns missing from the file: {missing}")
-    text = [
-        name
-        for name in names
-        if not isinstance(profile.features[name], NumericReference)
-        and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))
-    ]
-    parquet = pq.ParquetFile(path, read_dictionary=text)
     # One row group at a time: a single iter_batches over the whole file keeps the
     # decoded column chunks of every row group it has read (peak memory grew with the file).
     chunks = (

@@ -1166,11 +1166,13 @@ def pooled_tie_blocks(grid: ReferenceGrid, cells: EcdfCells) -> np.ndarray:
 # pooled tie structure: a permutation is a uniformly random choice of which w of the
 # N = o + w pooled (sorted) positions hold the "walk" sample. Positions are simulated
 # once per (o, bucket(w), B, seed) and reused for every later partition: each replicate
-# stores, for bucket(w) walk items in a uniformly random arrival order, how many of the
-# o others precede each one. The first w items by arrival, with the o others, are again
-# a uniformly random arrangement of o + w items, exactly; sorting those w counts gives
-# their pooled positions. A query costs O(B * w) array work and no sampling, and its
-# result depends only on (o, w, B, seed), never on which queries came before (so
+# is a uniformly random set of bucket(w) positions among o + bucket(w), stored as the
+# number of the o others before each walk item, in position order (a boolean mask and
+# its nonzero indices: no sort). A query for w < bucket(w) keeps a uniformly random
+# w-subset of each replicate's walk items (drawn from a generator keyed by o, w, B and
+# the seed); with the o others they are again a uniformly random arrangement of o + w
+# items, exactly, and their counts stay in order. A query costs O(B * bucket) array work,
+# and its result depends only on (o, w, B, seed), never on which queries came before (so
 # backfills reproduce the original runs). With ties, D is the same walk evaluated only
 # at the ends of the pooled tie blocks; features that share (n, m) share one pass.
 
@@ -1197,7 +1199,7 @@ def _position_dtype(limit: int) -> type:
 
 
 def _position_bank(other: int, bucket: int, n_permutations: int, seed: int) -> np.ndarray:
-    """(B, bucket): for walk items in arrival order, the number of others before each."""
+    """(B, bucket): per replicate, the number of others before each walk item, in position order."""
     key = (other, bucket, n_permutations, seed)
     with _BANK_LOCK:
         if key in _BANK:
@@ -1206,16 +1208,17 @@ def _position_bank(other: int, bucket: int, n_permutations: int, seed: int) -> n
     rng = np.random.default_rng([seed, other, bucket, n_permutations, 0x4B53])
     N = other + bucket
     bank = np.empty((n_permutations, bucket), dtype=_position_dtype(N))
-    work_type = np.int32 if N < 2**31 else np.int64  # SIMD argsort needs 32 or 64 bits
-    ranks = np.arange(bucket, dtype=work_type)
-    for rows in _row_chunks(n_permutations, bucket // 4):
-        # walk-item positions in a uniformly random arrival order (choice shuffles them)
-        chosen = np.stack([rng.choice(N, bucket, replace=False) for _ in range(rows.stop - rows.start)])
-        chosen = chosen.astype(work_type, copy=False)
-        # others before a walk item = its position minus its rank among the walk items
-        rank = np.empty_like(chosen)
-        np.put_along_axis(rank, np.argsort(chosen, axis=1), np.broadcast_to(ranks, chosen.shape), axis=1)
-        bank[rows] = chosen - rank
+    ranks = np.arange(bucket)
+    for rows in _row_chunks(n_permutations, N // 8):
+        occupied = np.zeros((rows.stop - rows.start, N), dtype=bool)
+        for row in occupied:
+            row[rng.choice(N, bucket, replace=False, shuffle=False)] = True
+        # flatnonzero lists each row's walk positions in increasing order; the j-th (0-based)
+        # has j walk items before it, so the others before it are its position minus j
+        flat = np.flatnonzero(occupied).reshape(occupied.shape[0], bucket)
+        flat -= (np.arange(occupied.shape[0]) * N)[:, None]
+        bank[rows] = flat - ranks
+    bank.setflags(write=False)
     with _BANK_LOCK:
         _BANK[key] = bank
         while len(_BANK) > 1 and sum(x.nbytes for x in _BANK.values()) > _BANK_MAX_BYTES:
@@ -1230,8 +1233,17 @@ def _walk_positions(other: int, walk: int, n_permutations: int, seed: int) -> np
         if key in _POSITIONS:
             _POSITIONS.move_to_end(key)
             return _POSITIONS[key]
-    bank = _position_bank(other, _bucket(walk), n_permutations, seed)
-    positions = np.sort(bank[:, :walk], axis=1).astype(_position_dtype(other + walk + 1), copy=False)
+    bucket = _bucket(walk)
+    bank = _position_bank(other, bucket, n_permutations, seed)
+    if walk < bucket:
+        rng = np.random.default_rng([seed, other, walk, n_permutations, 0x5B5E])
+        keep = np.ones(bank.shape, dtype=bool)
+        for row in keep:
+            row[rng.choice(bucket, bucket - walk, replace=False, shuffle=False)] = False
+        positions = bank[keep].reshape(n_permutations, walk)  # row by row, order kept (a new array)
+        positions = positions.astype(_position_dtype(other + walk + 1), copy=False)
+    else:
+        positions = bank.astype(_position_dtype(other + walk + 1))  # the bank is shared: copy
     positions += np.arange(1, walk + 1, dtype=positions.dtype)
     positions.setflags(write=False)
     with _BANK_LOCK:

@@ -276,3 +276,10 @@ def test_threads_never_change_a_number(monkeypatch):
     monkeypatch.setenv("DRIFT_PIPELINE_THREADS", "many")
     with pytest.raises(DriftInputError, match="DRIFT_PIPELINE_THREADS='many': expected a positive integer"):
         feature_drift(prof, batch, SETTINGS)
+
+
+def test_streaming_asks_only_for_profiled_columns(profile, tmp_path):
+    path = tmp_path / "batch.parquet"
+    pq.write_table(pa.Table.from_pandas(_frame(100, seed=3), preserve_index=False), path)
+    with pytest.raises(DriftInputError, match=r"columns not in the reference profile: \['nope'\]"):
+        summarize_parquet(profile, path, columns=["x", "nope"])
