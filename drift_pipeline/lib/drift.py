@@ -249,11 +249,9 @@ def feature_drift_from_summary(
         for index, row in enumerate(rows)
         if row["type"] == "numeric" and not math.isnan(row["ks_pvalue"]) and settings.ks_permutations > 0
     ]
+    pending = [(profile.features[names[i]], summary.features[names[i]]) for i in threshold_rows]
     thresholds = ks_thresholds(
-        [
-            (profile.features[names[i]].grid, summary.features[names[i]].n_finite, lambda name=names[i]: summary.features[name].cells)
-            for i in threshold_rows
-        ],
+        [(ref.grid, cur.n_finite, lambda cur=cur: cur.cells) for ref, cur in pending],
         alpha=settings.alpha,
         n_permutations=settings.ks_permutations,
         seed=settings.seed,
