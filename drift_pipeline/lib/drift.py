@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -39,10 +39,13 @@ from drift_pipeline.lib.profile import (
     CategoricalReference,
     CategoricalSummary,
     DriftInputError,
+    FeatureSummary,
     NumericReference,
     NumericSummary,
     ReferenceProfile,
+    batch_columns,
     map_columns,
+    summarise_column,
     summarize_parquet,
 )
 from drift_pipeline.lib.stats import (
@@ -214,18 +217,31 @@ def feature_drift_from_summary(
     """The drift table of a (merged) batch summary; see :func:`feature_drift`."""
     if summary.profile_fingerprint != profile.fingerprint:
         raise DriftInputError("the batch summary was made against a different reference profile")
+    names = list(profile.features) if features is None else list(features)
+    for name in names:
+        if name not in summary.features:
+            raise DriftInputError(f"column {name!r} is not in the batch summary")
+    return _drift_table(profile, settings, names, summary.features.__getitem__, rows=summary.n_rows)
+
+
+def _drift_table(
+    profile: ReferenceProfile,
+    settings: DataDriftSettings,
+    names: list[str],
+    summary_of: Callable[[str], FeatureSummary],
+    *,
+    rows: int,
+) -> pd.DataFrame:
+    """One row per feature; each column is summarised (``summary_of``) and scored in the same task,
+    in threads for long columns, so a column's sorted values are used while still in cache."""
     if settings.psi_bins != profile.psi_bins:
         raise DriftInputError(
             f"the reference profile was built with psi_bins={profile.psi_bins} but the settings ask for "
             f"{settings.psi_bins}: rebuild the profile"
         )
-    names = list(profile.features) if features is None else list(features)
-    for name in names:
-        if name not in summary.features:
-            raise DriftInputError(f"column {name!r} is not in the batch summary")
 
-    def feature_row(name: str) -> dict:
-        ref, cur = profile.features[name], summary.features[name]
+    def feature_row(name: str) -> tuple[dict, FeatureSummary]:
+        ref, cur = profile.features[name], summary_of(name)
         row = dict.fromkeys(DRIFT_COLUMNS, math.nan)
         row.update(feature=name, type=ref.type, n_reference=ref.n_values, n_current=cur.n_values)
         row["null_rate_reference"] = _rate(ref.n_null, ref.n_rows)
@@ -241,24 +257,24 @@ def feature_drift_from_summary(
             else:
                 stats = _categorical_statistics(ref, cur, settings, profile.fingerprint)
             row.update(stats)
-        return row
+        return row, cur
 
-    rows = map_columns(feature_row, names, rows=summary.n_rows)
-    threshold_rows = [
-        index
-        for index, row in enumerate(rows)
+    results = map_columns(feature_row, names, rows=rows)
+    table_rows = [row for row, _ in results]
+    pending = [
+        (index, profile.features[row["feature"]], cur)
+        for index, (row, cur) in enumerate(results)
         if row["type"] == "numeric" and not math.isnan(row["ks_pvalue"]) and settings.ks_permutations > 0
     ]
-    pending = [(profile.features[names[i]], summary.features[names[i]]) for i in threshold_rows]
     thresholds = ks_thresholds(
-        [(ref.grid, cur.n_finite, lambda cur=cur: cur.cells) for ref, cur in pending],
+        [(ref.grid, cur.n_finite, lambda cur=cur: cur.cells) for _, ref, cur in pending],
         alpha=settings.alpha,
         n_permutations=settings.ks_permutations,
         seed=settings.seed,
     )
-    for index, threshold in zip(threshold_rows, thresholds):
-        rows[index]["ks_threshold"] = threshold
-    table = pd.DataFrame(rows, columns=DRIFT_COLUMNS)
+    for (index, _, _), threshold in zip(pending, thresholds):
+        table_rows[index]["ks_threshold"] = threshold
+    table = pd.DataFrame(table_rows, columns=DRIFT_COLUMNS)
     table["p_adjusted"] = _family_adjusted(table, settings.correction)[0]
     for column in ("n_reference", "n_current"):
         table[column] = table[column].astype(np.int64)
@@ -294,7 +310,8 @@ def feature_drift(profile: ReferenceProfile, current: pd.DataFrame, settings: Da
         feature's primary and null-rate tests). ``ks_threshold`` is the
         permutation-calibrated critical value of ``ks_statistic`` at ``alpha``.
     """
-    return feature_drift_from_summary(profile, BatchSummary.from_frame(current, profile), settings)
+    names = batch_columns(current, profile)
+    return _drift_table(profile, settings, names, lambda name: summarise_column(profile, current, name), rows=len(current))
 
 
 def feature_drift_from_parquet(

@@ -54,8 +54,10 @@ __all__ = [
     "NumericReference",
     "NumericSummary",
     "ReferenceProfile",
+    "batch_columns",
     "feature_drift_from_parquet",
     "map_columns",
+    "summarise_column",
     "summarize_parquet",
     "worker_threads",
 ]
@@ -615,6 +617,23 @@ class CategoricalSummary:
 FeatureSummary = NumericSummary | CategoricalSummary
 
 
+def batch_columns(chunk: pd.DataFrame, profile: ReferenceProfile, columns: Iterable[str] | None = None) -> list[str]:
+    """The columns to summarise (every profiled one by default), each checked to be profiled and present once."""
+    names = list(profile.features) if columns is None else list(columns)
+    for name in names:
+        if name not in profile.features:
+            raise DriftInputError(f"column {name!r} is not in the reference profile")
+        _column(chunk, name, "batch")
+    return names
+
+
+def summarise_column(profile: ReferenceProfile, chunk: pd.DataFrame, name: str) -> FeatureSummary:
+    """Summary of one profiled column of ``chunk`` (see :func:`batch_columns` for the checks)."""
+    ref = profile.features[name]
+    kind = NumericSummary if isinstance(ref, NumericReference) else CategoricalSummary
+    return kind.build(ref, chunk[name])
+
+
 @dataclass(frozen=True, eq=False)
 class BatchSummary:
     """Mergeable summary of (part of) a production batch against one reference profile."""
@@ -627,18 +646,8 @@ class BatchSummary:
         cls, chunk: pd.DataFrame, profile: ReferenceProfile, *, columns: Iterable[str] | None = None
     ) -> BatchSummary:
         """Summarise ``chunk`` for every profiled feature (or only ``columns``)."""
-        names = list(profile.features) if columns is None else list(columns)
-        for name in names:
-            if name not in profile.features:
-                raise DriftInputError(f"column {name!r} is not in the reference profile")
-            _column(chunk, name, "batch")
-
-        def summarise(name: str) -> FeatureSummary:
-            ref = profile.features[name]
-            kind = NumericSummary if isinstance(ref, NumericReference) else CategoricalSummary
-            return kind.build(ref, chunk[name])
-
-        parts = map_columns(summarise, names, rows=len(chunk))
+        names = batch_columns(chunk, profile, columns)
+        parts = map_columns(lambda name: summarise_column(profile, chunk, name), names, rows=len(chunk))
         return cls(profile.fingerprint, dict(zip(names, parts)))
 
     @classmethod
