@@ -110,10 +110,16 @@ def webserver(tmp_path, monkeypatch):
         instance.dispose()
 
 
-def _dismiss_welcome(page) -> None:
+def _dismiss_welcome(page, wait_ms: int = 3_000) -> None:
+    """Close the UI's onboarding dialog, which can open a moment after the page renders."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     skip = page.get_by_role("button", name="Skip")
-    if skip.is_visible():
-        skip.click()
+    try:
+        skip.wait_for(state="visible", timeout=wait_ms)
+    except PlaywrightTimeout:
+        return
+    skip.click()
 
 
 def test_launch_a_partition_from_the_ui_and_find_its_results(webserver):
@@ -144,6 +150,9 @@ def test_launch_a_partition_from_the_ui_and_find_its_results(webserver):
         partition.fill(PARTITION)
         page.keyboard.press("Enter")
         page.get_by_text(f"partition: {PARTITION}").wait_for()
+        page.keyboard.press("Escape")  # the partition suggestions popover can stay open over the editor
+        _dismiss_welcome(page, wait_ms=1_000)
+        page.screenshot(path=ARTIFACTS / "02a_partition_selected.png")
         page.locator(".CodeMirror").click()
         page.keyboard.press("Control+End")
         page.keyboard.press("Enter")
