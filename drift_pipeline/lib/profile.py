@@ -113,10 +113,28 @@ def _canonical(value: object, kind: str, name: str) -> str:
 
 
 def _factorized(series: pd.Series, kind: str, name: str) -> tuple[np.ndarray, list[str]]:
-    """(codes with -1 for null, canonical text of each code); hashing once, canonicalising uniques only."""
+    """(codes with -1 for null, canonical text of each code); hashing once, canonicalising uniques only.
+
+    Python hashes ``True`` like ``1`` (and ``False`` like ``0``), so one hash pass would count
+    them as one category; in a categorical column mixing booleans and numbers the booleans
+    are factorised apart (their canonical text is ``True``/``False``, not ``1``/``0``).
+    """
     if isinstance(series.dtype, pd.CategoricalDtype):
         codes = series.cat.codes.to_numpy()
         uniques: Iterable[object] = series.cat.categories
+    elif (
+        kind == "categorical"
+        and series.dtype == object
+        and pd.api.types.infer_dtype(series, skipna=True) in ("mixed", "mixed-integer")
+    ):
+        values = series.to_numpy()
+        is_bool = np.fromiter((isinstance(v, (bool, np.bool_)) for v in values), dtype=bool, count=values.size)
+        bool_codes, bool_uniques = pd.factorize(values[is_bool])
+        other_codes, other_uniques = pd.factorize(values[~is_bool], use_na_sentinel=True)
+        codes = np.empty(values.size, dtype=np.intp)
+        codes[is_bool] = bool_codes
+        codes[~is_bool] = np.where(other_codes >= 0, other_codes + len(bool_uniques), -1)
+        uniques = [*bool_uniques, *other_uniques]
     else:
         codes, uniques = pd.factorize(series, use_na_sentinel=True)
     return np.asarray(codes, dtype=np.intp), [_canonical(u, kind, name) for u in uniques]

@@ -283,3 +283,17 @@ def test_streaming_asks_only_for_profiled_columns(profile, tmp_path):
     pq.write_table(pa.Table.from_pandas(_frame(100, seed=3), preserve_index=False), path)
     with pytest.raises(DriftInputError, match=r"columns not in the reference profile: \['nope'\]"):
         summarize_parquet(profile, path, columns=["x", "nope"])
+
+
+def test_booleans_and_numbers_in_one_categorical_column_stay_apart():
+    # Python hashes True like 1 and False like 0: they must still be different categories
+    reference = pd.DataFrame({"c": pd.Series([1, True, "a", 0, False, 1.0, None], dtype=object)})
+    prof = ReferenceProfile.build(reference, {"c": "categorical"}, SETTINGS)
+    ref = prof.features["c"]
+    assert dict(zip(ref.categories, ref.counts.tolist())) == {"0": 1, "1": 2, "False": 1, "True": 1, "a": 1}
+    assert ref.n_null == 1
+    batch = pd.DataFrame({"c": pd.Series([True, True, 1, "1", np.True_, 0.0, "b", None], dtype=object)})
+    summary = BatchSummary.from_frame(batch, prof).features["c"]
+    counts = dict(zip([*ref.categories, "<unseen>"], summary.counts.tolist()))
+    assert counts == {"0": 1, "1": 2, "False": 0, "True": 3, "a": 0, "<unseen>": 1}
+    assert summary.n_null == 1
