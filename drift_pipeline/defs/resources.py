@@ -23,12 +23,12 @@ def _policy(config_dir: str) -> Policy:
     return load_policy(Path(config_dir))
 
 
-_SOURCES: dict[tuple[str, str, int], pd.DataFrame] = {}
+_SOURCES: dict[tuple, pd.DataFrame] = {}
 
 
-def _source(config: ModelConfig, root: str, mtime_ns: int) -> pd.DataFrame:
-    # Cached per process, keyed on the contract and the file's mtime: a backfill reads the file once.
-    key = (config_hash(config), root, mtime_ns)
+def _source(config: ModelConfig, root: str, version: tuple) -> pd.DataFrame:
+    # Cached per process, keyed on the contract and the source's version: a backfill reads it once.
+    key = (config_hash(config), root, version)
     if key not in _SOURCES:
         if len(_SOURCES) >= 4:
             _SOURCES.pop(next(iter(_SOURCES)))
@@ -64,10 +64,17 @@ class ProductionData(dg.ConfigurableResource):
         return source_path(config, Path(self.root))
 
     def source(self, config: ModelConfig) -> pd.DataFrame:
-        """Every row of the model's source, filtered (cached per process while the file is unchanged)."""
+        """Every row of the model's source, filtered (cached per process while the source is unchanged)."""
+        return _source(config, self.root, self.source_version(config))
+
+    def source_version(self, config: ModelConfig) -> tuple:
+        """What changes when the source does: a file's mtime; for a decision log, the audit store
+        and the count and newest sequence number of the model's decisions."""
+        if config.source.kind == "decision_log":
+            url = project.audit_url()
+            return (url, *_audit_store(url).decision_version(config.name))
         path = self.source_file(config)
-        mtime = path.stat().st_mtime_ns if path.exists() else 0
-        return _source(config, self.root, mtime)
+        return (path.stat().st_mtime_ns if path.exists() else 0,)
 
     @staticmethod
     def cut(config: ModelConfig, source: pd.DataFrame, window: Window, *, partition: str | None = None) -> pd.DataFrame:

@@ -92,3 +92,29 @@ def test_reports_are_byte_identical_on_rerun_and_attest_the_chain_head(location)
     assert monthly.execute_in_process(instance=instance, partition_key="2024-02-01").success
     text = (var / "reports" / "audit" / "monthly-2024-02-01.md").read_text()
     assert "| credit | high | credit-scorecard-v1 | decision_log |" in text and "Decisions logged:" in text
+
+
+def test_the_decision_log_source_sees_decisions_recorded_after_it_was_read(tmp_path, monkeypatch):
+    import datetime as dt
+
+    from drift_pipeline.lib.audit.store import DecisionIn
+    from drift_pipeline.lib.config import load_model_configs
+
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    monkeypatch.setenv("DRIFT_PIPELINE_AUDIT_URL", url)
+    monkeypatch.setattr(resources, "_SOURCES", {})
+    store = resources._audit_store(url)
+    seed_decision_log(store=store)
+    config = load_model_configs(PROJECT_ROOT / "config")["credit"]
+    data = resources.ProductionData()
+    before = data.source(config)
+    assert data.source(config) is before  # unchanged log: served from the per-process cache
+    last = store.decisions(model="credit", newest_first=True, limit=1)[0]
+    when = dt.datetime.fromisoformat(str(last["timestamp"])) + dt.timedelta(minutes=1)
+    store.record_decisions([DecisionIn(
+        timestamp=when, model="credit", model_version=last["model_version"], decision_type=last["decision_type"],
+        features_json=last["features_json"], input_hash=last["input_hash"], actor=last["actor"],
+        prediction=last["prediction"], confidence=last["confidence"], trace_id="late-decision-1",
+    )])
+    after = data.source(config)
+    assert len(after) == len(before) + 1  # a long-running process sees the new decision

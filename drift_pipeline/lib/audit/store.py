@@ -1398,6 +1398,14 @@ class AuditStore:
             newest_first=newest_first,
         )
 
+    def decision_version(self, model: str) -> tuple[int, int]:
+        """``(count, newest seq)`` of the model's decision records: changes exactly when a decision is recorded."""
+        table = Decision.__table__
+        query = select(func.count(), func.max(table.c.seq)).where(table.c.model == model)
+        with self._reading("reading the decision log's version") as conn:
+            count, seq = conn.execute(query).one()
+        return int(count), int(seq or 0)
+
     def counts_by_severity(self, model: str | None = None) -> dict[str, int]:
         """Number of alerts per severity, every severity present (``{"INFO": 3, "WARNING": 0, ...}``)."""
         table = Alert.__table__
