@@ -556,7 +556,7 @@ class NumericSummary:
         """This summary in the fixed-size form if ``expected_rows`` values could need more memory as cells."""
         if self.dense is not None or expected_rows * _CELL_BYTES <= DenseCells.nbytes_for(self.grid):
             return self
-        dense = DenseCells.zeros(self.grid).add(self.cells)
+        dense = DenseCells.of(self.grid, self.cells)
         return NumericSummary(self.n_rows, self.n_null, self.n_posinf, self.n_neginf, self.grid, dense=dense)
 
     def merge(self, other: NumericSummary, *, reuse: bool = False) -> NumericSummary:
@@ -574,7 +574,7 @@ class NumericSummary:
         else:
             cells = self.cells.merge(other.cells)
             if cells.nbytes > DenseCells.nbytes_for(self.grid):
-                dense, cells = DenseCells.zeros(self.grid).add(cells), None
+                dense, cells = DenseCells.of(self.grid, cells), None
         return NumericSummary(
             self.n_rows + other.n_rows,
             self.n_null + other.n_null,

@@ -814,8 +814,14 @@ class DenseCells:
         """Bytes of a :class:`DenseCells` over ``grid`` (before any widening)."""
         return (2 * grid.size + 1) * 4 + 3 * (grid.size + 1) * 8
 
-    def _make_room(self, extra: int, dtype: np.dtype) -> None:
-        if self.count.dtype == np.int32 and (self.n + extra > _INT32_MAX or dtype == np.int64):
+    @classmethod
+    def of(cls, grid: ReferenceGrid, cells: EcdfCells) -> DenseCells:
+        """The fixed-size form of ``cells``."""
+        return cls.zeros(grid).add(cells)
+
+    def _make_room(self, extra: int, *, wide: bool = False) -> None:
+        """Widen ``count`` to int64 before ``extra`` more values (or int64 counts) could overflow it."""
+        if self.count.dtype == np.int32 and (wide or self.n + extra > _INT32_MAX):
             self.count = self.count.astype(np.int64)
 
     def add(self, cells: EcdfCells) -> DenseCells:
@@ -823,7 +829,7 @@ class DenseCells:
         if cells.ids.size == 0:
             return self
         m = cells.n
-        self._make_room(m, np.dtype(np.int32))
+        self._make_room(m)
         self.count[cells.ids] += cells.count.astype(self.count.dtype)  # ids are unique
         gap = (cells.ids & 1) == 0
         g = cells.ids[gap] >> 1
@@ -835,7 +841,7 @@ class DenseCells:
 
     def add_dense(self, other: DenseCells) -> DenseCells:
         """Add another :class:`DenseCells` over the same grid in place; returns ``self``."""
-        self._make_room(other.n, other.count.dtype)
+        self._make_room(other.n, wide=other.count.dtype == np.int64)
         self.count += other.count.astype(self.count.dtype, copy=False)
         self.total += other.total
         np.minimum(self.low, other.low, out=self.low)

@@ -1,6 +1,7 @@
 """Operational jobs: baseline reset and review per model, and retention (all launchable with typed config)."""
 
 import datetime as dt
+from collections import Counter
 from functools import cache
 
 import dagster as dg
@@ -104,10 +105,7 @@ def build_baseline_review_job(config: ModelConfig) -> dg.JobDefinition:
         since = (now.date().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
         active = audit.active_baseline(name)
         alerts = audit.alerts(model=name, severity=["WARNING", "CRITICAL"], since=since, until=now.date().replace(day=1))
-        counts: dict[str, int] = {}
-        for alert in alerts:
-            counts[f"{alert['family']}_{alert['severity'].lower()}"] = counts.get(
-                f"{alert['family']}_{alert['severity'].lower()}", 0) + 1
+        counts = dict(Counter(f"{alert['family']}_{alert['severity'].lower()}" for alert in alerts))
         review = {
             "active_version": active["version"] if active else None,
             "active_window": f"{active['window_start']} .. {active['window_end']}" if active else None,
